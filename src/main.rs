@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(affinity_audit::cli::main());
+}
