@@ -1,1 +1,12 @@
-//! Report tables.
+//! Stage 6: the report tables and the summary.
+//!
+//! Every table is declared once as a [`table::TableSpec`] (names, types, meaning, Zeek
+//! equivalent); the writers, the README's column lists and the tests all read those specs.
+//! Every file is written atomically ([`atomic`]).
+
+pub mod atomic;
+pub mod summary;
+pub mod table;
+pub mod tables;
+
+pub use atomic::write_atomically;

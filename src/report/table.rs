@@ -1,0 +1,319 @@
+//! One report table, written as CSV and Parquet side by side, in batches, atomically.
+//!
+//! Rows are appended into polars column builders (no per-cell allocation) and flushed every
+//! [`BATCH_ROWS`] rows to both files, so memory is bounded by one batch whatever the capture's
+//! size. Both files are written under temporary names in the output folder and renamed into
+//! place by [`TableWriter::finish`]; a run that fails or is dropped leaves no half-written table.
+
+use std::path::{Path, PathBuf};
+
+use polars::io::SerWriter;
+use polars::prelude::*;
+
+use super::atomic::{PendingFile, SharedFile};
+
+/// Rows per batch written to the files.
+pub const BATCH_ROWS: usize = 64 * 1024;
+
+/// Type of a column, as written to Parquet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    Str,
+    U64,
+    U32,
+    F64,
+    Bool,
+}
+
+impl ColumnType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::Str => "string",
+            ColumnType::U64 => "uint64",
+            ColumnType::U32 => "uint32",
+            ColumnType::F64 => "float64",
+            ColumnType::Bool => "bool",
+        }
+    }
+
+    fn dtype(self) -> DataType {
+        match self {
+            ColumnType::Str => DataType::String,
+            ColumnType::U64 => DataType::UInt64,
+            ColumnType::U32 => DataType::UInt32,
+            ColumnType::F64 => DataType::Float64,
+            ColumnType::Bool => DataType::Boolean,
+        }
+    }
+}
+
+/// A column: its name, type and meaning. The README's column lists are generated from these.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    pub doc: &'static str,
+    /// The Zeek log field holding the same thing, if any (`conn.log: uid`).
+    pub zeek: Option<&'static str>,
+}
+
+/// Shorthand for the column tables: `col("conn_id", Str, "Connection id", Some("uid"))`.
+pub const fn col(name: &'static str, ty: ColumnType, doc: &'static str, zeek: Option<&'static str>) -> ColumnSpec {
+    ColumnSpec { name, ty, doc, zeek }
+}
+
+/// A table: its file stem, meaning and columns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub columns: &'static [ColumnSpec],
+}
+
+/// One cell's value. `None` is written as an empty CSV cell and a Parquet null.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Value<'a> {
+    Str(Option<&'a str>),
+    U64(Option<u64>),
+    U32(Option<u32>),
+    F64(Option<f64>),
+    Bool(Option<bool>),
+}
+
+enum ColumnBuilder {
+    Str(StringChunkedBuilder),
+    U64(PrimitiveChunkedBuilder<UInt64Type>),
+    U32(PrimitiveChunkedBuilder<UInt32Type>),
+    F64(PrimitiveChunkedBuilder<Float64Type>),
+    Bool(BooleanChunkedBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(spec: &ColumnSpec) -> Self {
+        let name = PlSmallStr::from_static(spec.name);
+        match spec.ty {
+            ColumnType::Str => ColumnBuilder::Str(StringChunkedBuilder::new(name, BATCH_ROWS)),
+            ColumnType::U64 => ColumnBuilder::U64(PrimitiveChunkedBuilder::new(name, BATCH_ROWS)),
+            ColumnType::U32 => ColumnBuilder::U32(PrimitiveChunkedBuilder::new(name, BATCH_ROWS)),
+            ColumnType::F64 => ColumnBuilder::F64(PrimitiveChunkedBuilder::new(name, BATCH_ROWS)),
+            ColumnType::Bool => ColumnBuilder::Bool(BooleanChunkedBuilder::new(name, BATCH_ROWS)),
+        }
+    }
+
+    /// Appends a value; false when its type is not the column's.
+    fn push(&mut self, value: Value<'_>) -> bool {
+        match (self, value) {
+            (ColumnBuilder::Str(b), Value::Str(v)) => b.append_option(v),
+            (ColumnBuilder::U64(b), Value::U64(v)) => b.append_option(v),
+            (ColumnBuilder::U32(b), Value::U32(v)) => b.append_option(v),
+            (ColumnBuilder::F64(b), Value::F64(v)) => b.append_option(v),
+            (ColumnBuilder::Bool(b), Value::Bool(v)) => b.append_option(v),
+            _ => return false,
+        }
+        true
+    }
+
+    fn take(&mut self, spec: &ColumnSpec) -> Column {
+        let fresh = ColumnBuilder::new(spec);
+        match std::mem::replace(self, fresh) {
+            ColumnBuilder::Str(b) => b.finish().into_column(),
+            ColumnBuilder::U64(b) => b.finish().into_column(),
+            ColumnBuilder::U32(b) => b.finish().into_column(),
+            ColumnBuilder::F64(b) => b.finish().into_column(),
+            ColumnBuilder::Bool(b) => b.finish().into_column(),
+        }
+    }
+}
+
+/// Error of a report table, naming the file.
+#[derive(Debug)]
+pub struct TableError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for TableError {}
+
+/// Writes one table to `DIR/<name>.csv` and `DIR/<name>.parquet`.
+pub struct TableWriter {
+    spec: &'static TableSpec,
+    builders: Vec<ColumnBuilder>,
+    rows_pending: usize,
+    rows_written: u64,
+    csv: polars::io::csv::write::BatchedWriter<SharedFile>,
+    parquet: polars::io::parquet::write::BatchedWriter<SharedFile>,
+    csv_file: PendingFile,
+    parquet_file: PendingFile,
+}
+
+impl TableWriter {
+    pub fn create(dir: &Path, spec: &'static TableSpec) -> Result<Self, TableError> {
+        let schema = Schema::from_iter(spec.columns.iter().map(|c| Field::new(PlSmallStr::from_static(c.name), c.ty.dtype())));
+        let create = |file_name: String| {
+            PendingFile::create(dir, &file_name).map_err(|e| TableError { path: dir.join(&file_name), message: e.to_string() })
+        };
+        let csv_file = create(format!("{}.csv", spec.name))?;
+        let parquet_file = create(format!("{}.parquet", spec.name))?;
+        let csv = CsvWriter::new(csv_file.file.clone())
+            .include_header(true)
+            .batched(&schema)
+            .map_err(|e| TableError { path: csv_file.dest.clone(), message: e.to_string() })?;
+        let parquet = ParquetWriter::new(parquet_file.file.clone())
+            .with_compression(ParquetCompression::Snappy)
+            .batched(&schema)
+            .map_err(|e| TableError { path: parquet_file.dest.clone(), message: e.to_string() })?;
+        Ok(TableWriter {
+            spec,
+            builders: spec.columns.iter().map(ColumnBuilder::new).collect(),
+            rows_pending: 0,
+            rows_written: 0,
+            csv,
+            parquet,
+            csv_file,
+            parquet_file,
+        })
+    }
+
+    pub fn spec(&self) -> &'static TableSpec {
+        self.spec
+    }
+
+    /// Appends one row: one value per column, in the spec's order and types.
+    pub fn push_row(&mut self, row: &[Value<'_>]) -> Result<(), TableError> {
+        if row.len() != self.builders.len() {
+            return Err(self.schema_error(format!("row has {} values for {} columns", row.len(), self.builders.len())));
+        }
+        // Check every type before appending anything, so a bad row leaves the columns aligned.
+        if let Some(i) = row.iter().zip(self.spec.columns).position(|(v, c)| !value_fits(v, c.ty)) {
+            return Err(self.schema_error(format!("column {}: value {:?} is not {}", self.spec.columns[i].name, row[i], self.spec.columns[i].ty.as_str())));
+        }
+        for (builder, value) in self.builders.iter_mut().zip(row) {
+            builder.push(*value);
+        }
+        self.rows_pending += 1;
+        if self.rows_pending >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Rows written so far (flushed or pending).
+    pub fn rows(&self) -> u64 {
+        self.rows_written + self.rows_pending as u64
+    }
+
+    fn schema_error(&self, message: String) -> TableError {
+        TableError { path: self.csv_file.dest.clone(), message }
+    }
+
+    fn flush(&mut self) -> Result<(), TableError> {
+        if self.rows_pending == 0 {
+            return Ok(());
+        }
+        let columns = self.builders.iter_mut().zip(self.spec.columns).map(|(b, spec)| b.take(spec)).collect();
+        let df = DataFrame::new(self.rows_pending, columns).map_err(|e| self.schema_error(e.to_string()))?;
+        self.csv.write_batch(&df).map_err(|e| TableError { path: self.csv_file.dest.clone(), message: e.to_string() })?;
+        self.parquet
+            .write_batch(&df)
+            .map_err(|e| TableError { path: self.parquet_file.dest.clone(), message: e.to_string() })?;
+        self.rows_written += self.rows_pending as u64;
+        self.rows_pending = 0;
+        Ok(())
+    }
+
+    /// Flushes the last batch, closes both files and renames them into place. Returns the rows.
+    pub fn finish(mut self) -> Result<u64, TableError> {
+        self.flush()?;
+        self.csv.finish().map_err(|e| TableError { path: self.csv_file.dest.clone(), message: e.to_string() })?;
+        self.parquet.finish().map_err(|e| TableError { path: self.parquet_file.dest.clone(), message: e.to_string() })?;
+        for pending in [&mut self.csv_file, &mut self.parquet_file] {
+            pending.commit().map_err(|e| TableError { path: pending.dest.clone(), message: e.to_string() })?;
+        }
+        Ok(self.rows_written)
+    }
+}
+
+fn value_fits(value: &Value<'_>, ty: ColumnType) -> bool {
+    matches!(
+        (value, ty),
+        (Value::Str(_), ColumnType::Str)
+            | (Value::U64(_), ColumnType::U64)
+            | (Value::U32(_), ColumnType::U32)
+            | (Value::F64(_), ColumnType::F64)
+            | (Value::Bool(_), ColumnType::Bool)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::{self, File};
+
+    static TEST_TABLE: TableSpec = TableSpec {
+        name: "things",
+        doc: "test",
+        columns: &[
+            col("name", ColumnType::Str, "a name", None),
+            col("count", ColumnType::U64, "a count", None),
+            col("port", ColumnType::U32, "a port", None),
+            col("ts", ColumnType::F64, "a time", None),
+            col("flag", ColumnType::Bool, "a flag", None),
+        ],
+    };
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("affinity-table-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn writes_csv_and_parquet_atomically() {
+        let dir = temp_dir("write");
+        let mut writer = TableWriter::create(&dir, &TEST_TABLE).unwrap();
+        writer
+            .push_row(&[Value::Str(Some("a,b")), Value::U64(Some(3)), Value::U32(Some(443)), Value::F64(Some(1.5)), Value::Bool(Some(true))])
+            .unwrap();
+        writer.push_row(&[Value::Str(None), Value::U64(None), Value::U32(None), Value::F64(None), Value::Bool(None)]).unwrap();
+        // Nothing visible under the final names before finish.
+        assert!(!dir.join("things.csv").exists());
+        assert_eq!(writer.finish().unwrap(), 2);
+        let csv = fs::read_to_string(dir.join("things.csv")).unwrap();
+        assert_eq!(csv, "name,count,port,ts,flag\n\"a,b\",3,443,1.5,true\n,,,,\n");
+        let df = ParquetReader::new(File::open(dir.join("things.parquet")).unwrap()).finish().unwrap();
+        assert_eq!(df.shape(), (2, 5));
+        assert_eq!(df.column("port").unwrap().dtype(), &DataType::UInt32);
+        let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
+        assert!(leftovers.is_empty());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn rejects_misshapen_rows_and_leaves_no_temp_files_when_dropped() {
+        let dir = temp_dir("reject");
+        let mut writer = TableWriter::create(&dir, &TEST_TABLE).unwrap();
+        assert!(writer.push_row(&[Value::Str(Some("x"))]).is_err());
+        let wrong_type = [Value::U64(Some(1)), Value::U64(Some(3)), Value::U32(None), Value::F64(None), Value::Bool(None)];
+        assert!(writer.push_row(&wrong_type).is_err());
+        assert_eq!(writer.rows(), 0);
+        drop(writer);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn empty_table_still_has_a_header() {
+        let dir = temp_dir("empty");
+        let writer = TableWriter::create(&dir, &TEST_TABLE).unwrap();
+        assert_eq!(writer.finish().unwrap(), 0);
+        assert_eq!(fs::read_to_string(dir.join("things.csv")).unwrap(), "name,count,port,ts,flag\n");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
