@@ -42,7 +42,13 @@ pub fn plain_query(command: &str, user: &str, device_id: &str, device_type: &str
 
 /// The base64 form, percent-encoded; `None` for a command without a code or a field longer
 /// than its one-byte length allows.
-pub fn base64_query(command: &str, device_id: &[u8], policy_key: Option<u32>, device_type: &str, user: Option<&str>) -> Option<String> {
+pub fn base64_query(
+    command: &str,
+    device_id: &[u8],
+    policy_key: Option<u32>,
+    device_type: &str,
+    user: Option<&str>,
+) -> Option<String> {
     let code = COMMANDS.iter().find(|(name, _)| *name == command)?.1;
     let mut raw = vec![PROTOCOL_14_1, code];
     raw.extend_from_slice(&LOCALE.to_le_bytes());
@@ -70,7 +76,12 @@ pub fn command(query: &str) -> Option<String> {
     }
     let raw = base64::decode(&http::url_decode(query, false))?;
     let code = *raw.get(1)?;
-    Some(COMMANDS.iter().find(|(_, c)| *c == code).map_or_else(|| format!("code {code}"), |(name, _)| (*name).to_owned()))
+    Some(
+        COMMANDS
+            .iter()
+            .find(|(_, c)| *c == code)
+            .map_or_else(|| format!("code {code}"), |(name, _)| (*name).to_owned()),
+    )
 }
 
 #[cfg(test)]
@@ -80,15 +91,22 @@ mod tests {
     #[test]
     fn plain_form_names_every_parameter() {
         let query = plain_query("Sync", "user2", "ApplF17XK2ABC", "iPhone");
-        assert_eq!(query, "Cmd=Sync&User=user2&DeviceId=ApplF17XK2ABC&DeviceType=iPhone");
+        assert_eq!(
+            query,
+            "Cmd=Sync&User=user2&DeviceId=ApplF17XK2ABC&DeviceType=iPhone"
+        );
         assert_eq!(command(&query).as_deref(), Some("Sync"));
     }
 
     #[test]
     fn base64_form_has_the_specified_layout() {
-        let query = base64_query("Ping", &[0xAB, 0xCD], Some(0x0102_0304), "WP", Some("u1")).unwrap();
+        let query =
+            base64_query("Ping", &[0xAB, 0xCD], Some(0x0102_0304), "WP", Some("u1")).unwrap();
         let raw = base64::decode(&http::url_decode(&query, false)).unwrap();
-        assert_eq!(raw, [141, 18, 0x09, 0x04, 2, 0xAB, 0xCD, 4, 4, 3, 2, 1, 2, b'W', b'P', 8, 2, b'u', b'1']);
+        assert_eq!(
+            raw,
+            [141, 18, 0x09, 0x04, 2, 0xAB, 0xCD, 4, 4, 3, 2, 1, 2, b'W', b'P', 8, 2, b'u', b'1']
+        );
         assert!(!query.contains(['+', '/', '=']));
         assert_eq!(command(&query).as_deref(), Some("Ping"));
     }
@@ -106,7 +124,10 @@ mod tests {
     fn unknown_commands_and_garbage() {
         assert_eq!(base64_query("Options", &[], None, "WP", None), None);
         assert_eq!(base64_query("Sync", &[0; 256], None, "WP", None), None);
-        assert_eq!(command(&base64::encode(&[141, 99, 9, 4])).as_deref(), Some("code 99"));
+        assert_eq!(
+            command(&base64::encode(&[141, 99, 9, 4])).as_deref(),
+            Some("code 99")
+        );
         assert_eq!(command("%%%"), None);
         assert_eq!(command(""), None);
     }

@@ -19,7 +19,10 @@ pub fn account(number: u32) -> String {
 
 /// `Authorization` value for Basic credentials `CONTOSO\user:password`.
 pub fn basic_authorization(user: &str) -> String {
-    format!("Basic {}", base64::encode(format!("{DOMAIN}\\{user}:{PASSWORD}").as_bytes()))
+    format!(
+        "Basic {}",
+        base64::encode(format!("{DOMAIN}\\{user}:{PASSWORD}").as_bytes())
+    )
 }
 
 /// The user name of a Basic `Authorization` value (domain stripped); the password is dropped
@@ -51,8 +54,17 @@ mod tests {
     fn rejects_other_schemes_and_garbage() {
         assert_eq!(basic_user("NTLM TlRMTVNTUAAB"), None);
         assert_eq!(basic_user("Basic !!!!"), None);
-        assert_eq!(basic_user(&format!("Basic {}", base64::encode(b"no-colon"))), None);
-        assert_eq!(basic_user(&format!("Basic {}", base64::encode(b"CONTOSO\\:x"))), None);
-        assert_eq!(basic_user(&format!("basic {}", base64::encode(b"bob:x"))), Some("bob".to_owned()));
+        assert_eq!(
+            basic_user(&format!("Basic {}", base64::encode(b"no-colon"))),
+            None
+        );
+        assert_eq!(
+            basic_user(&format!("Basic {}", base64::encode(b"CONTOSO\\:x"))),
+            None
+        );
+        assert_eq!(
+            basic_user(&format!("basic {}", base64::encode(b"bob:x"))),
+            Some("bob".to_owned())
+        );
     }
 }

@@ -45,7 +45,9 @@ impl Rng {
 
 /// FNV-1a, 64-bit: a stable hash for deriving identifiers from text.
 pub fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -58,7 +60,10 @@ mod tests {
         let mut b = Rng::new(7);
         let first: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
         assert_eq!(first, (0..5).map(|_| b.next_u64()).collect::<Vec<_>>());
-        assert_ne!(first, (0..5).map(|_| Rng::new(8).next_u64()).collect::<Vec<_>>());
+        assert_ne!(
+            first,
+            (0..5).map(|_| Rng::new(8).next_u64()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -6,6 +6,10 @@
 
 pub type Cookie = [u8; 16];
 
+/// The `Content-Length` both channels announce (RPC_IN_DATA's request, RPC_OUT_DATA's
+/// response): 1 GiB, as Outlook and the RPC proxy do; the channel ends long before.
+pub const CHANNEL_LENGTH: u64 = 1 << 30;
+
 /// Common header: version 5.0, packed data representation (little-endian, ASCII, IEEE).
 const RPC_VERSION: [u8; 2] = [5, 0];
 const DREP: [u8; 4] = [0x10, 0, 0, 0];
@@ -74,7 +78,11 @@ pub fn conn_a1(virtual_connection: &Cookie, out_channel: &Cookie) -> Vec<u8> {
 }
 
 /// CONN/B1, the first bytes of RPC_IN_DATA's body.
-pub fn conn_b1(virtual_connection: &Cookie, in_channel: &Cookie, association_group: &Cookie) -> Vec<u8> {
+pub fn conn_b1(
+    virtual_connection: &Cookie,
+    in_channel: &Cookie,
+    association_group: &Cookie,
+) -> Vec<u8> {
     rts_pdu(&[
         Command::Word(VERSION, 1),
         Command::Cookie(COOKIE, virtual_connection),
@@ -92,16 +100,31 @@ pub fn conn_a3() -> Vec<u8> {
 
 /// CONN/C2: both channels joined; the virtual connection is open.
 pub fn conn_c2() -> Vec<u8> {
-    rts_pdu(&[Command::Word(VERSION, 1), Command::Word(RECEIVE_WINDOW_SIZE, 0x0001_0000), Command::Word(CONNECTION_TIMEOUT, 120_000)])
+    rts_pdu(&[
+        Command::Word(VERSION, 1),
+        Command::Word(RECEIVE_WINDOW_SIZE, 0x0001_0000),
+        Command::Word(CONNECTION_TIMEOUT, 120_000),
+    ])
 }
 
+pub const CONN_B1_LEN: usize = 104;
 pub const CONN_A3_LEN: usize = 28;
 pub const CONN_C2_LEN: usize = 44;
 
 /// A request (client) or response (server) PDU of `length` bytes with a patterned stub.
 pub fn traffic_pdu(from_client: bool, call_id: u32, length: usize) -> Vec<u8> {
-    let stub: Vec<u8> = (0..length.saturating_sub(COMMON_HEADER_LEN)).map(|i| (i as u32).wrapping_add(call_id) as u8).collect();
-    pdu(if from_client { PTYPE_REQUEST } else { PTYPE_RESPONSE }, call_id, &stub)
+    let stub: Vec<u8> = (0..length.saturating_sub(COMMON_HEADER_LEN))
+        .map(|i| (i as u32).wrapping_add(call_id) as u8)
+        .collect();
+    pdu(
+        if from_client {
+            PTYPE_REQUEST
+        } else {
+            PTYPE_RESPONSE
+        },
+        call_id,
+        &stub,
+    )
 }
 
 /// The virtual-connection cookie of a CONN/A1 or CONN/B1: the first Cookie command, which in
@@ -115,7 +138,8 @@ pub fn virtual_connection_cookie(pdu: &[u8]) -> Option<Cookie> {
         let value_len = match u32::from_le_bytes(*kind) {
             COOKIE => return rest.first_chunk::<16>().copied(),
             ASSOCIATION_GROUP_ID => 16,
-            RECEIVE_WINDOW_SIZE | CONNECTION_TIMEOUT | CHANNEL_LIFETIME | CLIENT_KEEPALIVE | VERSION => 4,
+            RECEIVE_WINDOW_SIZE | CONNECTION_TIMEOUT | CHANNEL_LIFETIME | CLIENT_KEEPALIVE
+            | VERSION => 4,
             _ => return None,
         };
         commands = rest.get(value_len..)?;
@@ -133,7 +157,7 @@ mod tests {
     #[test]
     fn pdus_have_the_specified_sizes() {
         assert_eq!(conn_a1(&VC, &CHANNEL).len(), 76);
-        assert_eq!(conn_b1(&VC, &CHANNEL, &[0x33; 16]).len(), 104);
+        assert_eq!(conn_b1(&VC, &CHANNEL, &[0x33; 16]).len(), CONN_B1_LEN);
         assert_eq!(conn_a3().len(), CONN_A3_LEN);
         assert_eq!(conn_c2().len(), CONN_C2_LEN);
         assert_eq!(traffic_pdu(true, 1, 300).len(), 300);
@@ -142,7 +166,10 @@ mod tests {
     #[test]
     fn common_header_fields() {
         let a1 = conn_a1(&VC, &CHANNEL);
-        assert_eq!(a1[..16], [5, 0, 20, 3, 0x10, 0, 0, 0, 76, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            a1[..16],
+            [5, 0, 20, 3, 0x10, 0, 0, 0, 76, 0, 0, 0, 0, 0, 0, 0]
+        );
         assert_eq!(a1[16..20], [0, 0, 4, 0]);
         assert_eq!(traffic_pdu(false, 7, 20)[2], PTYPE_RESPONSE);
     }
@@ -150,7 +177,10 @@ mod tests {
     #[test]
     fn reads_the_virtual_connection_cookie_of_both_channels() {
         assert_eq!(virtual_connection_cookie(&conn_a1(&VC, &CHANNEL)), Some(VC));
-        assert_eq!(virtual_connection_cookie(&conn_b1(&VC, &CHANNEL, &[0x33; 16])), Some(VC));
+        assert_eq!(
+            virtual_connection_cookie(&conn_b1(&VC, &CHANNEL, &[0x33; 16])),
+            Some(VC)
+        );
     }
 
     #[test]
@@ -160,7 +190,11 @@ mod tests {
         let a1 = conn_a1(&VC, &CHANNEL);
         for cut in 0..a1.len() {
             let expected = (cut >= 16 + 4 + 8 + 4 + 16).then_some(VC);
-            assert_eq!(virtual_connection_cookie(&a1[..cut]), expected, "cut at {cut}");
+            assert_eq!(
+                virtual_connection_cookie(&a1[..cut]),
+                expected,
+                "cut at {cut}"
+            );
         }
     }
 }

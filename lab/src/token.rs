@@ -38,20 +38,41 @@ impl Ticket {
         let text = std::str::from_utf8(plain).ok()?;
         let mut fields = text.split('|');
         let (issuer, user, serial) = (fields.next()?, fields.next()?, fields.next()?.parse().ok()?);
-        fields.next().is_none().then(|| Ticket { issuer: issuer.to_owned(), user: user.to_owned(), serial })
+        fields.next().is_none().then(|| Ticket {
+            issuer: issuer.to_owned(),
+            user: user.to_owned(),
+            serial,
+        })
     }
 
-    /// Uppercase hex bytes derived from the ticket and a label (sessionid, UserContext…), so
-    /// that every cookie of one logon is tied to it.
-    pub fn derived_hex(&self, label: &str, bytes: usize) -> String {
-        let mut rng = Rng::new(fnv1a(format!("{}|{}|{}|{label}", self.issuer, self.user, self.serial).as_bytes()));
-        (0..bytes).map(|_| format!("{:02X}", rng.next_u64() as u8)).collect()
+    /// Bytes derived from the ticket and a label (sessionid, UserContext…), so that every
+    /// cookie of one logon is tied to it.
+    pub fn derived_bytes(&self, label: &str, count: usize) -> Vec<u8> {
+        let mut rng = Rng::new(fnv1a(
+            format!("{}|{}|{}|{label}", self.issuer, self.user, self.serial).as_bytes(),
+        ));
+        (0..count).map(|_| rng.next_u64() as u8).collect()
+    }
+
+    /// [`Ticket::derived_bytes`] in uppercase hex.
+    pub fn derived_hex(&self, label: &str, count: usize) -> String {
+        self.derived_bytes(label, count)
+            .iter()
+            .map(|byte| format!("{byte:02X}"))
+            .collect()
     }
 
     /// A GUID-formatted derived identifier: `8-4-4-4-12` lowercase hex.
     pub fn derived_guid(&self, label: &str) -> String {
         let hex = self.derived_hex(label, 16).to_ascii_lowercase();
-        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        )
     }
 }
 
@@ -67,7 +88,11 @@ mod tests {
     use super::*;
 
     fn ticket() -> Ticket {
-        Ticket { issuer: "CAS02".into(), user: "user4".into(), serial: 17 }
+        Ticket {
+            issuer: "CAS02".into(),
+            user: "user4".into(),
+            serial: 17,
+        }
     }
 
     #[test]

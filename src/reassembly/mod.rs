@@ -1,17 +1,33 @@
 //! Stage 3: TCP connection tracking and stream reassembly.
 //!
-//! Input: [`TcpSegment`]s in capture order. Output, per connection, through a [`StreamHandler`]:
-//! the bytes of each direction in sequence order, each exactly once, with every hole reported as
-//! a gap of known size (data is never glued across a gap), and a [`ConnectionRecord`] when the
-//! connection ends, is evicted idle, or the capture ends.
+//! Input: [`TcpSegment`](crate::decode::TcpSegment)s in capture order. Output, per connection,
+//! through a [`StreamHandler`]: the bytes of each direction in sequence order, each exactly once,
+//! with every hole reported as a gap of known size (data is never glued across a gap), and a
+//! [`ConnectionRecord`] when the connection ends, is evicted idle, or the capture ends.
 //!
 //! Memory is bounded by the live connections and their out-of-order bytes (capped per direction);
 //! closed and idle connections are released.
+//!
+//! Layout: `assembler` turns one direction's offset-tagged pieces into an ordered stream;
+//! `stream` maps that direction's sequence numbers onto offsets and tracks its FIN and the peer's
+//! acknowledgements; `connection` is the per-connection state machine (handshake, close);
+//! `roles` decides which side is the client; `id` derives the [`ConnId`]; [`ConnectionTable`]
+//! holds the connections, starts and ends them.
+
+mod assembler;
+mod connection;
+mod id;
+mod roles;
+mod stream;
+mod table;
+#[cfg(test)]
+mod tests;
+
+pub use table::ConnectionTable;
 
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::decode::TcpSegment;
 use crate::timestamp::Timestamp;
 
 /// Which way bytes flow on a connection. The client is the side that sent the SYN (or, when the
@@ -20,6 +36,16 @@ use crate::timestamp::Timestamp;
 pub enum Direction {
     ToServer,
     ToClient,
+}
+
+impl Direction {
+    /// The other way.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
 }
 
 /// Stable connection id shared by every report table (like Zeek's `uid`): a hash of the
@@ -92,13 +118,18 @@ pub struct DirectionStats {
     /// Number of gaps (holes never filled) and their bytes (Zeek's `missed_bytes`, per side).
     pub gaps: u64,
     pub gap_bytes: u64,
-    /// Bytes that arrived again after a first copy had been kept (retransmissions).
+    /// Bytes that arrived again after a first copy had been kept (retransmissions), including
+    /// the conflicting ones.
     pub retransmitted_bytes: u64,
-    /// Bytes of overlapping segments whose content differed from the first copy, which wins.
+    /// Bytes of overlapping segments whose content differed from the first copy, which wins
+    /// (a subset of `retransmitted_bytes`; only bytes still buffered can be compared).
     pub conflicting_bytes: u64,
-    /// Out-of-order bytes dropped to a gap because the per-direction buffer cap was reached.
+    /// Bytes of holes declared gaps early because the out-of-order buffer reached its cap
+    /// (a subset of `gap_bytes`).
     pub overflow_bytes: u64,
+    /// Keep-alive probes (sequence number one below the next byte, 0 or 1 byte): never data.
     pub keepalive_probes: u64,
+    /// Segments of this direction advertising a zero receive window (the sender's buffer full).
     pub zero_windows: u64,
 }
 
@@ -133,7 +164,9 @@ pub trait StreamHandler {
 /// Tunables of the connection table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReassemblyConfig {
-    /// Cap on buffered out-of-order bytes per direction; beyond it the hole becomes a gap.
+    /// Cap on buffered out-of-order bytes per direction; beyond it the hole becomes a gap. Each
+    /// buffered chunk is charged a small bookkeeping overhead against it, so that a flood of tiny
+    /// segments cannot outgrow it.
     pub max_out_of_order_bytes: usize,
     /// A connection with no packet for this long is evicted (Zeek: 5 minutes).
     pub idle_timeout_secs: i64,
@@ -150,9 +183,12 @@ impl Default for ReassemblyConfig {
 /// Counters of the reassembly stage, for the summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReassemblyStats {
+    /// Connections opened.
     pub connections: u64,
+    /// Connections closed that had neither SYN nor SYN-ACK in the capture.
     pub midstream_connections: u64,
-    /// Peak number of connections held at once (the memory bound in practice).
+    /// Peak number of live connections held at once (the memory bound in practice; closed
+    /// connections lingering without buffers are not counted).
     pub peak_live_connections: u64,
     /// Segments for a connection already closed (late ACKs, retransmitted FINs) that were absorbed.
     pub late_segments: u64,

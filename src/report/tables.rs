@@ -7,6 +7,8 @@ use std::path::Path;
 
 use super::table::{col, ColumnSpec, ColumnType::*, TableError, TableSpec, TableWriter, Value};
 use crate::anomaly::Anomaly;
+use crate::evidence::{TransactionEvidence, EXCHANGE_COOKIES};
+use crate::http::Transaction;
 use crate::reassembly::{ConnEnd, ConnMeta, ConnStart, ConnectionRecord, Direction, DirectionStats};
 use crate::timestamp::Timestamp;
 use crate::tls::TlsRecord;
@@ -77,6 +79,67 @@ pub static CONNECTIONS: TableSpec = TableSpec {
     name: "connections",
     doc: "One row per TCP connection (Zeek's conn.log).",
     columns: &CONNECTION_COLUMNS,
+};
+
+const TRANSACTION_COLUMNS: [ColumnSpec; 50] = concat(
+    conn_keys!(),
+    concat::<30, 15, 45>(
+        [
+            col("trans_depth", U64, "Position of the request on its connection, from 1", Some("trans_depth")),
+            col("ts_request", F64, "Time of the request's first byte", Some("ts")),
+            col("ts_response", F64, "Time of the final response's first byte", None),
+            col("ts_response_end", F64, "Time of the response's last byte", None),
+            col("method", Str, "Request method", Some("method")),
+            col("host", Str, "Host header", Some("host")),
+            col("uri", Str, "Request target as sent", Some("uri")),
+            col("version", Str, "HTTP version of the request (1.0, 1.1, 0.9)", Some("version")),
+            col("status", U32, "Status of the final response (empty: no response in the capture)", Some("status_code")),
+            col("reason", Str, "Reason phrase of the final response", Some("status_msg")),
+            col("request_body_len", U64, "Request body bytes (de-chunked)", Some("request_body_len")),
+            col("response_body_len", U64, "Response body bytes (de-chunked)", Some("response_body_len")),
+            col("incomplete", Bool, "A capture gap fell inside this transaction", None),
+            col("user_agent", Str, "User-Agent header", Some("user_agent")),
+            col("app", Str, "Exchange application from the path: owa, ecp, ews, activesync, outlook_anywhere, mapi, autodiscover, oab, powershell, health_probe, other", None),
+            col("forwarded_for", Str, "Original client from X-Forwarded-For (left-most), X-Real-IP or Forwarded", None),
+            col("auth_scheme", Str, "Authorization scheme: basic, ntlm, negotiate, kerberos, bearer, ...", None),
+            col("username", Str, "User from Basic or NTLM authentication (never the password)", Some("username")),
+            col("as_user", Str, "ActiveSync User (plain or base64 query)", None),
+            col("as_device_id", Str, "ActiveSync DeviceId", None),
+            col("as_device_type", Str, "ActiveSync DeviceType", None),
+            col("as_cmd", Str, "ActiveSync Cmd", None),
+            col("lb_cookie_kind", Str, "Balancer cookie kind: haproxy, f5, citrix, aws_alb, aws_elb, extra", None),
+            col("lb_cookie_name", Str, "Balancer cookie name (SERVERID, BIGipServer<pool>, NSC_..., AWSALB)", None),
+            col("lb_cookie_value", Str, "Balancer cookie value, sent by the client, else set by the response", None),
+            col("lb_cookie_server", Str, "Server address the balancer cookie encodes (F5)", None),
+            col("lb_cookie_set", Str, "Balancer cookie the response set, name=value: where the balancer placed the client", None),
+            col("fe_server", Str, "X-FEServer response header", None),
+            col("be_server", Str, "X-CalculatedBETarget or X-BEServer response header", None),
+            col("diag_info", Str, "X-DiagInfo response header", None),
+        ],
+        [
+        col("cookie_usercontext", Str, "Exchange cookie UserContext: digest of the value sent, else set", None),
+        col("cookie_sessionid", Str, "Exchange cookie sessionid: digest of the value sent, else set", None),
+        col("cookie_cadata", Str, "Exchange cookie cadata: digest of the value sent, else set", None),
+        col("cookie_pback", Str, "Exchange cookie PBack: digest of the value sent, else set", None),
+        col("cookie_outlooksession", Str, "Exchange cookie OutlookSession: digest of the value sent, else set", None),
+        col("cookie_logondata", Str, "Exchange cookie logondata: digest of the value sent, else set", None),
+        col("cookie_cookietest", Str, "Exchange cookie cookieTest: digest of the value sent, else set", None),
+        col("cookie_owacsdc", Str, "Exchange cookie owacsdc: digest of the value sent, else set", None),
+        col("cookie_asp_net_sessionid", Str, "Exchange cookie ASP.NET_SessionId: digest of the value sent, else set", None),
+        col("cookie_msexchecpcanary", Str, "Exchange cookie msExchEcpCanary: digest of the value sent, else set", None),
+        col("cookie_ecpcookietest", Str, "Exchange cookie ecpCookieTest: digest of the value sent, else set", None),
+        col("cookie_tzid", Str, "Exchange cookie tzid: digest of the value sent, else set", None),
+        col("cookie_ecpupdatedusersettings", Str, "Exchange cookie EcpUpdatedUserSettings: digest of the value sent, else set", None),
+        col("cookie_mstrpgld1", Str, "Exchange cookie MstrPgLd1: digest of the value sent, else set", None),
+        col("cookie_mstrpgld2", Str, "Exchange cookie MstrPgLd2: digest of the value sent, else set", None),
+        ],
+    ),
+);
+
+pub static TRANSACTIONS: TableSpec = TableSpec {
+    name: "transactions",
+    doc: "One row per HTTP request, paired with its response (Zeek's http.log), with the persistence evidence it carries. Cookie values are written as the first 12 hex digits of their SHA-256: equal values give equal digests, and no live session token or encrypted credential (cadata) reaches a report.",
+    columns: &TRANSACTION_COLUMNS,
 };
 
 const TLS_COLUMNS: [ColumnSpec; 29] = concat(
@@ -203,9 +266,17 @@ pub struct ConnectionApp {
     pub anomalies: u64,
 }
 
+/// First 12 hex digits of the SHA-256 of a secret value: enough to tell values apart, useless
+/// to replay.
+pub fn digest(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(value.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
 /// The open tables of one report folder.
 pub struct Tables {
     connections: TableWriter,
+    transactions: TableWriter,
     tls: TableWriter,
     anomalies: TableWriter,
     ids: IdStrings,
@@ -215,6 +286,7 @@ impl Tables {
     pub fn create(dir: &Path) -> Result<Self, TableError> {
         Ok(Tables {
             connections: TableWriter::create(dir, &CONNECTIONS)?,
+            transactions: TableWriter::create(dir, &TRANSACTIONS)?,
             tls: TableWriter::create(dir, &TLS)?,
             anomalies: TableWriter::create(dir, &ANOMALIES)?,
             ids: IdStrings::default(),
@@ -259,6 +331,52 @@ impl Tables {
             ],
         );
         self.connections.push_row(&row)
+    }
+
+    pub fn transaction(&mut self, meta: &ConnMeta, tx: &Transaction, ev: &TransactionEvidence) -> Result<(), TableError> {
+        let request = &tx.request;
+        let response = tx.response.as_ref();
+        let lb = ev.lb_cookie.as_ref();
+        let lb_set = ev.lb_cookie_set.as_ref().map(|c| format!("{}={}", c.name, c.value));
+        let cookies: Vec<Option<String>> = (0..EXCHANGE_COOKIES.len()).map(|i| ev.exchange_cookie(i).map(digest)).collect();
+        let keys = key_values(meta, &mut self.ids);
+        let mut row = concat_values(
+            keys,
+            [
+                Value::U64(Some(tx.depth.into())),
+                secs(request.ts),
+                Value::F64(response.map(|r| r.ts.as_secs_f64())),
+                Value::F64(tx.ts_response_end.map(Timestamp::as_secs_f64)),
+                Value::Str(Some(&request.method)),
+                Value::Str(request.headers.get("host")),
+                Value::Str(Some(&request.uri)),
+                Value::Str(Some(&request.version)),
+                Value::U32(response.map(|r| r.status.into())),
+                Value::Str(response.map(|r| r.reason.as_str())),
+                Value::U64(Some(tx.request_body_len)),
+                Value::U64(Some(tx.response_body_len)),
+                Value::Bool(Some(tx.incomplete)),
+                Value::Str(request.headers.get("user-agent")),
+                Value::Str(Some(ev.app.as_str())),
+                Value::Str(str_of(&ev.forwarded_for)),
+                Value::Str(str_of(&ev.auth_scheme)),
+                Value::Str(str_of(&ev.username)),
+                Value::Str(str_of(&ev.activesync.user)),
+                Value::Str(str_of(&ev.activesync.device_id)),
+                Value::Str(str_of(&ev.activesync.device_type)),
+                Value::Str(str_of(&ev.activesync.cmd)),
+                Value::Str(lb.map(|c| c.kind.as_str())),
+                Value::Str(lb.map(|c| c.name.as_str())),
+                Value::Str(lb.map(|c| c.value.as_str())),
+                Value::Str(lb.and_then(|c| c.decoded_server.as_deref())),
+                Value::Str(lb_set.as_deref()),
+                Value::Str(str_of(&ev.fe_server)),
+                Value::Str(str_of(&ev.be_server)),
+                Value::Str(str_of(&ev.diag_info)),
+            ],
+        );
+        row.extend(cookies.iter().map(|c| Value::Str(c.as_deref())));
+        self.transactions.push_row(&row)
     }
 
     pub fn tls(&mut self, meta: &ConnMeta, rec: &TlsRecord) -> Result<(), TableError> {
@@ -313,7 +431,7 @@ impl Tables {
     /// Closes every table; returns (table name, rows) in a fixed order.
     pub fn finish(self) -> Result<Vec<(&'static str, u64)>, TableError> {
         let mut counts = Vec::new();
-        for writer in [self.connections, self.tls, self.anomalies] {
+        for writer in [self.connections, self.transactions, self.tls, self.anomalies] {
             let name = writer.spec().name;
             counts.push((name, writer.finish()?));
         }
@@ -333,6 +451,6 @@ fn concat_values<'a, const A: usize, const B: usize>(a: [Value<'a>; A], b: [Valu
 }
 
 /// Every table of a report, in the order the README lists them.
-pub fn all_tables() -> [&'static TableSpec; 3] {
-    [&CONNECTIONS, &TLS, &ANOMALIES]
+pub fn all_tables() -> [&'static TableSpec; 4] {
+    [&CONNECTIONS, &TRANSACTIONS, &TLS, &ANOMALIES]
 }
