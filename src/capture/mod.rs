@@ -6,21 +6,60 @@
 //! Damage in a file (truncated record, bad block length, not a capture, empty file) becomes a
 //! [`CaptureIssue`] naming the file and byte offset; the packets before it are still delivered
 //! and the remaining files are still read.
+//!
+//! Contract of [`PacketSource`]:
+//! - The format is recognised by magic bytes, never by file name: gzip (`1f 8b`, possibly
+//!   several members), then inside it pcap (`a1b2c3d4`/`a1b23c4d` in either byte order) or
+//!   pcapng (`0a0d0d0a`).
+//! - Only a file that cannot be opened at all is an error ([`CaptureError`]). Anything wrong
+//!   inside a file is an issue: fatal damage ends that file (every packet before it has been
+//!   delivered); a packet that cannot be placed (unknown pcapng interface) is skipped and
+//!   reading goes on. At most [`MAX_NOTES_PER_FILE`] non-fatal issues are listed per file.
+//! - `ReadOrder::MergeByTime` is a stable k-way merge: equal timestamps keep file order; a
+//!   file whose own timestamps go backwards is still read in its own order.
+//! - Memory is bounded by live state: one read buffer per file being read (files are opened
+//!   when the merge reaches their first packet, so `tcpdump -C` series stay cheap), a record
+//!   may be at most [`MAX_RECORD_LEN`] bytes, a pcapng section at most [`MAX_INTERFACES`]
+//!   interfaces.
+//! - Nothing panics on any input.
+
+mod input;
+mod pcap;
+mod pcapng;
+mod reader;
+mod source;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
 use crate::timestamp::Timestamp;
 
 pub use pcap_parser::Linktype;
+pub use pcapng::MAX_INTERFACES;
+pub use reader::{MAX_NOTES_PER_FILE, MAX_RECORD_LEN};
+pub use source::{CaptureError, PacketSource};
 
 /// One captured frame. Owned and reused by the reader: [`PacketSource::next_packet`] refills it.
 #[derive(Clone, Debug, Default)]
 pub struct Packet {
     pub ts: Timestamp,
     pub link_type: Linktype,
-    /// Length of the frame on the wire; `data.len()` may be less (snap length).
+    /// Length of the frame on the wire; `data.len()` may be less (snap length). Never less than
+    /// `data.len()`: a record claiming so is read as not truncated.
     pub orig_len: u32,
     pub data: Vec<u8>,
+}
+
+impl Packet {
+    /// Refills the packet in place, reusing the allocation of `data`.
+    fn fill(&mut self, ts: Timestamp, link_type: Linktype, orig_len: u32, data: &[u8]) {
+        self.ts = ts;
+        self.link_type = link_type;
+        self.orig_len = orig_len.max(u32::try_from(data.len()).unwrap_or(u32::MAX));
+        self.data.clear();
+        self.data.extend_from_slice(data);
+    }
 }
 
 /// How several capture files are combined.
@@ -52,10 +91,35 @@ impl std::fmt::Display for CaptureIssue {
 /// Counters of the capture stage, for the terminal summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CaptureStats {
+    /// Files given, readable or not.
     pub files: u64,
+    /// Packets delivered.
     pub packets: u64,
     /// Captured bytes of all packets (`data.len()` summed).
     pub captured_bytes: u64,
     /// Packets whose captured length is below their wire length.
     pub truncated_packets: u64,
+}
+
+impl CaptureStats {
+    fn count(&mut self, pkt: &Packet) {
+        let captured = u64::try_from(pkt.data.len()).unwrap_or(u64::MAX);
+        self.packets = self.packets.saturating_add(1);
+        self.captured_bytes = self.captured_bytes.saturating_add(captured);
+        if captured < u64::from(pkt.orig_len) {
+            self.truncated_packets = self.truncated_packets.saturating_add(1);
+        }
+    }
+}
+
+/// The `u16` at `at` in `bytes`, if there are enough bytes.
+fn read_u16(bytes: &[u8], at: usize, big_endian: bool) -> Option<u16> {
+    let raw: [u8; 2] = bytes.get(at..at.checked_add(2)?)?.try_into().ok()?;
+    Some(if big_endian { u16::from_be_bytes(raw) } else { u16::from_le_bytes(raw) })
+}
+
+/// The `u32` at `at` in `bytes`, if there are enough bytes.
+fn read_u32(bytes: &[u8], at: usize, big_endian: bool) -> Option<u32> {
+    let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) })
 }
