@@ -1,9 +1,39 @@
 //! Stage 4a: HTTP/1.x over a reassembled connection.
 //!
-//! Input: the two byte streams of one connection (with gaps). Output: [`Transaction`]s, one per
-//! request, in request order, each paired with its response; the connection's [`ConnMode`]; and
-//! anomalies. Headers are parsed with httparse; bodies are framed (Content-Length, chunked,
-//! close-delimited, no body for HEAD/1xx/204/304) and counted, never buffered.
+//! Input: the two byte streams of one connection, in pieces of any size, with gaps
+//! ([`HttpConnection::data`], [`HttpConnection::gap`], then [`HttpConnection::finish`]).
+//! Output: [`Transaction`]s, one per request, in request order, each paired with its final
+//! response; the connection's [`ConnMode`]; and anomalies. Headers are parsed with httparse (a
+//! Zeek-like tolerant parser takes over where httparse is stricter than Zeek); bodies are framed
+//! (Content-Length, chunked, close-delimited, no body for HEAD/1xx/204/304, tunnels after
+//! CONNECT 2xx and 101) and counted, never buffered.
+//!
+//! Contract:
+//! - A transaction is emitted when its request and its final response are both complete, or at
+//!   [`HttpConnection::finish`]; always in request order, `depth` counting from 1.
+//! - Nothing is invented: a response no request waits for is an anomaly, and bytes that are not
+//!   HTTP are skipped (reported once per episode) until a start line appears.
+//! - Memory per connection: one header block or line per direction (at most `max_header_bytes`
+//!   each) and the requests waiting for a response (at most 100; beyond, the oldest is given up).
+//! - Never panics on input; malformed input becomes an anomaly (`http_*` kinds).
+//!
+//! Where this differs from Zeek on purpose: garbage before a request line is skipped and the
+//! request parsed (Zeek drops it); responses without request are not logged; chunked is honoured
+//! in HTTP/1.0 messages too; a gap where a response was due marks that request's response lost
+//! (Zeek stops parsing the direction); body lengths count bytes after de-chunking only (Zeek
+//! counts gzip/deflate bodies decompressed, and multipart bodies line by line).
+
+mod connection;
+mod framing;
+mod head;
+mod side;
+mod start_line;
+mod syntax;
+#[cfg(test)]
+mod tests;
+
+pub use connection::HttpConnection;
+pub use start_line::{looks_like_request, looks_like_response};
 
 use crate::timestamp::Timestamp;
 
@@ -44,6 +74,7 @@ pub struct RequestHead {
 pub struct ResponseHead {
     pub ts: Timestamp,
     pub version: String,
+    /// `0` for an HTTP/0.9 response, which has no status line (version `0.9`), like Zeek.
     pub status: u16,
     pub reason: String,
     pub headers: Headers,
