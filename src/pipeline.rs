@@ -1,1 +1,334 @@
-//! Wiring of the stages.
+//! Wiring of the stages: capture → decode → reassembly → http | tls → evidence → report.
+//!
+//! [`analyze`] pulls packets through the stages one at a time; nothing holds more than the live
+//! connections' state and one batch of report rows, whatever the capture's size.
+
+use std::path::PathBuf;
+
+use crate::anomaly::Anomaly;
+use crate::capture::{Packet, PacketSource, ReadOrder};
+use crate::decode::Decoder;
+use crate::evidence::{EvidenceConfig, EvidenceExtractor};
+use crate::http::{self, HttpConfig, HttpConnection, Transaction};
+use crate::reassembly::{ConnMeta, ConnectionRecord, ConnectionTable, Direction, ReassemblyConfig, StreamHandler};
+use crate::report::summary::{IngestSummary, ModeKey};
+use crate::report::table::TableError;
+use crate::report::tables::{ConnectionApp, Tables};
+use crate::timestamp::Timestamp;
+use crate::tls::{self, TlsConnection};
+
+/// Everything `analyze` needs to know.
+#[derive(Clone, Debug)]
+pub struct AnalyzeOptions {
+    pub captures: Vec<PathBuf>,
+    pub order: ReadOrder,
+    pub out_dir: PathBuf,
+    pub reassembly: ReassemblyConfig,
+    pub http: HttpConfig,
+    pub evidence: EvidenceConfig,
+    /// Draw a progress bar on stderr (the caller decides: large capture, stderr a terminal).
+    pub progress: bool,
+}
+
+/// Why an analysis could not produce its report.
+#[derive(Debug)]
+pub enum AnalyzeError {
+    /// A capture could not be opened or read at all.
+    Capture(String),
+    /// A report file could not be written.
+    Report(TableError),
+    /// The output folder could not be created.
+    OutDir(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for AnalyzeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnalyzeError::Capture(msg) => write!(f, "{msg}"),
+            AnalyzeError::Report(e) => write!(f, "writing the report: {e}"),
+            AnalyzeError::OutDir(dir, e) => write!(f, "{}: cannot create the output folder: {e}", dir.display()),
+        }
+    }
+}
+
+impl std::error::Error for AnalyzeError {}
+
+impl From<TableError> for AnalyzeError {
+    fn from(e: TableError) -> Self {
+        AnalyzeError::Report(e)
+    }
+}
+
+/// Reads the captures, writes every table into `opts.out_dir`, and returns the summary.
+pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| AnalyzeError::OutDir(opts.out_dir.clone(), e))?;
+    let mut source = PacketSource::open(&opts.captures, opts.order).map_err(|e| AnalyzeError::Capture(e.to_string()))?;
+    let progress = opts.progress.then(|| progress_bar(source.total_bytes()));
+
+    let dissector = Dissector::new(Tables::create(&opts.out_dir)?, opts);
+    let mut connections = ConnectionTable::new(opts.reassembly.clone(), dissector);
+    let mut decoder = Decoder::new();
+    let mut packet = Packet::default();
+    let mut packets_since_tick = 0u32;
+    while source.next_packet(&mut packet) {
+        if let Some(segment) = decoder.decode(&packet) {
+            connections.segment(&segment);
+        }
+        packets_since_tick += 1;
+        if packets_since_tick == 4096 {
+            packets_since_tick = 0;
+            if let Some(bar) = &progress {
+                bar.set_position(source.bytes_read());
+            }
+            if connections.handler_mut().failed() {
+                break;
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    decoder.finish();
+    let (mut dissector, reassembly_stats) = connections.finish();
+    for issue in source.issues() {
+        dissector.record(None, Anomaly::new(Timestamp::default(), "capture_damage", issue.to_string()));
+    }
+    let Dissector { tables, error, mut summary, .. } = dissector;
+    if let Some(e) = error {
+        return Err(e.into());
+    }
+    summary.tables = tables.finish()?;
+    summary.capture = source.stats().clone();
+    summary.capture_issues = source.issues().to_vec();
+    summary.decode = decoder.stats().clone();
+    summary.reassembly = reassembly_stats;
+    Ok(summary)
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Bytes of a stream's start needed to tell its protocol when the first message is unclear.
+const DETECT_BYTES: usize = 16;
+
+/// Which application parser a connection's bytes go to.
+enum Protocol {
+    /// Too few bytes of the first direction seen to tell: the chunks are held (fewer than
+    /// [`DETECT_BYTES`] bytes in all) and replayed once the protocol is known.
+    Undecided { dir: Direction, held: Vec<(Timestamp, Vec<u8>)> },
+    Http(Box<HttpConnection>),
+    Tls(Box<TlsConnection>),
+    /// Neither HTTP nor TLS: bytes are counted in the connections table only.
+    Other,
+}
+
+impl Protocol {
+    fn service(&self) -> Option<&'static str> {
+        match self {
+            Protocol::Http(_) => Some("http"),
+            Protocol::Tls(_) => Some("tls"),
+            Protocol::Other => Some("other"),
+            Protocol::Undecided { .. } => None,
+        }
+    }
+}
+
+/// Per-connection state kept by the connection table.
+pub struct ConnState {
+    protocol: Protocol,
+    transactions: u64,
+    anomalies: u64,
+    /// Application of the connection's first transaction, for the modes summary.
+    first_app: Option<&'static str>,
+}
+
+/// The application stages behind the reassembler: protocol detection, HTTP, TLS, evidence, and
+/// the rows they produce.
+struct Dissector {
+    tables: Tables,
+    http_config: HttpConfig,
+    extractor: EvidenceExtractor,
+    transactions: Vec<Transaction>,
+    anomalies: Vec<Anomaly>,
+    summary: IngestSummary,
+    /// First failure to write a row; the analysis stops at the next check.
+    error: Option<TableError>,
+}
+
+impl Dissector {
+    fn new(tables: Tables, opts: &AnalyzeOptions) -> Self {
+        Dissector {
+            tables,
+            http_config: opts.http.clone(),
+            extractor: EvidenceExtractor::new(&opts.evidence),
+            transactions: Vec::new(),
+            anomalies: Vec::new(),
+            summary: IngestSummary::default(),
+            error: None,
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    fn keep_error(&mut self, result: Result<(), TableError>) {
+        if let (Err(e), None) = (result, &self.error) {
+            self.error = Some(e);
+        }
+    }
+
+    fn record(&mut self, meta: Option<&ConnMeta>, anomaly: Anomaly) {
+        *self.summary.anomalies.entry(anomaly.kind).or_default() += 1;
+        let result = self.tables.anomaly(meta, &anomaly);
+        self.keep_error(result);
+    }
+
+    /// Writes the rows the parsers produced since the last call.
+    fn drain(&mut self, state: &mut ConnState, meta: &ConnMeta) {
+        for anomaly in std::mem::take(&mut self.anomalies) {
+            state.anomalies += 1;
+            self.record(Some(meta), anomaly);
+        }
+        for tx in std::mem::take(&mut self.transactions) {
+            state.transactions += 1;
+            let evidence = self.extractor.extract(&tx);
+            for anomaly in &evidence.anomalies {
+                state.anomalies += 1;
+                self.record(Some(meta), anomaly.clone());
+            }
+            state.first_app.get_or_insert(evidence.app.as_str());
+            let result = self.tables.transaction(meta, &tx, &evidence);
+            self.keep_error(result);
+        }
+    }
+
+    /// Picks the parser for a connection from the first bytes of its first talking side.
+    /// `None` while those bytes are too few to tell and more may come (`complete` false).
+    fn detect(&self, meta: &ConnMeta, dir: Direction, start: &[u8], complete: bool) -> Option<Protocol> {
+        let from_client = dir == Direction::ToServer;
+        if from_client && tls::looks_like_client_hello(start) {
+            return Some(Protocol::Tls(Box::new(TlsConnection::new())));
+        }
+        if (from_client && http::looks_like_request(start)) || (!from_client && http::looks_like_response(start)) {
+            return Some(self.http());
+        }
+        if start.len() < DETECT_BYTES && !complete {
+            return None;
+        }
+        // A capture that starts inside an HTTP body: the parser resynchronises on the next message.
+        Some(if is_http_port(meta.server_port) { self.http() } else { Protocol::Other })
+    }
+
+    fn http(&self) -> Protocol {
+        Protocol::Http(Box::new(HttpConnection::new(self.http_config.clone())))
+    }
+
+    /// Settles an undecided connection: `next` is the chunk about to be parsed, if any; with
+    /// `complete`, the protocol is decided from whatever was held.
+    fn settle(&mut self, state: &mut ConnState, meta: &ConnMeta, next: Option<(Direction, &[u8])>, complete: bool) {
+        let Protocol::Undecided { dir, held } = &state.protocol else { return };
+        let mut start: Vec<u8> = held.iter().flat_map(|(_, chunk)| chunk.iter().copied()).collect();
+        let mut complete = complete;
+        match next {
+            Some((next_dir, bytes)) if next_dir == *dir => start.extend_from_slice(&bytes[..bytes.len().min(DETECT_BYTES)]),
+            // The other side answered: its first talker said all it will before a reply.
+            Some(_) => complete = true,
+            None => {}
+        }
+        let Some(protocol) = self.detect(meta, *dir, &start, complete) else { return };
+        let Protocol::Undecided { dir, held } = std::mem::replace(&mut state.protocol, protocol) else { return };
+        self.summary.count_service(state.protocol.service());
+        for (ts, chunk) in held {
+            self.parse(state, dir, ts, &chunk);
+        }
+    }
+
+    fn parse(&mut self, state: &mut ConnState, dir: Direction, ts: Timestamp, bytes: &[u8]) {
+        match &mut state.protocol {
+            Protocol::Http(http) => http.data(dir, ts, bytes, &mut self.transactions, &mut self.anomalies),
+            Protocol::Tls(tls) => tls.data(dir, ts, bytes, &mut self.anomalies),
+            Protocol::Undecided { held, .. } => held.push((ts, bytes.to_vec())),
+            Protocol::Other => {}
+        }
+    }
+}
+
+/// Ports where a stream that does not start with a message is still taken for HTTP.
+fn is_http_port(port: u16) -> bool {
+    matches!(port, 80 | 81 | 591 | 8000 | 8008 | 8080 | 8088 | 8888 | 3128)
+}
+
+impl StreamHandler for Dissector {
+    type State = ConnState;
+
+    fn open(&mut self, _meta: &ConnMeta) -> ConnState {
+        ConnState { protocol: Protocol::Undecided { dir: Direction::ToServer, held: Vec::new() }, transactions: 0, anomalies: 0, first_app: None }
+    }
+
+    fn data(&mut self, state: &mut ConnState, meta: &ConnMeta, dir: Direction, ts: Timestamp, bytes: &[u8]) {
+        if let Protocol::Undecided { dir: first_dir, held } = &mut state.protocol {
+            if held.is_empty() {
+                *first_dir = dir;
+            }
+        }
+        self.settle(state, meta, Some((dir, bytes)), false);
+        self.parse(state, dir, ts, bytes);
+        self.drain(state, meta);
+    }
+
+    fn gap(&mut self, state: &mut ConnState, meta: &ConnMeta, dir: Direction, ts: Timestamp, len: u64) {
+        self.anomalies.push(Anomaly::new(ts, "content_gap", format!("{len} bytes missing from the {} stream", side(dir))));
+        // The bytes held for detection end at the gap: decide with what there is.
+        if matches!(&state.protocol, Protocol::Undecided { held, .. } if !held.is_empty()) {
+            self.settle(state, meta, None, true);
+        }
+        match &mut state.protocol {
+            Protocol::Http(http) => http.gap(dir, ts, len, &mut self.transactions, &mut self.anomalies),
+            Protocol::Tls(tls) => tls.gap(dir, ts, len, &mut self.anomalies),
+            Protocol::Undecided { .. } | Protocol::Other => {}
+        }
+        self.drain(state, meta);
+    }
+
+    fn close(&mut self, mut state: ConnState, record: &ConnectionRecord) {
+        let meta = &record.meta;
+        if matches!(&state.protocol, Protocol::Undecided { held, .. } if !held.is_empty()) {
+            self.settle(&mut state, meta, None, true);
+        }
+        let service = state.protocol.service();
+        let mut http_mode = None;
+        match std::mem::replace(&mut state.protocol, Protocol::Other) {
+            Protocol::Http(mut http) => {
+                http.finish(record.ts_last, &mut self.transactions, &mut self.anomalies);
+                http_mode = http.mode().map(|m| m.as_str());
+            }
+            Protocol::Tls(tls) => {
+                let result = self.tables.tls(meta, &tls.finish());
+                self.keep_error(result);
+            }
+            Protocol::Undecided { .. } | Protocol::Other => {}
+        }
+        self.drain(&mut state, meta);
+        if let Some(mode) = http_mode {
+            let server = format!("{}:{}", meta.server_ip, meta.server_port);
+            *self.summary.modes.entry(ModeKey { server, app: state.first_app.unwrap_or("other"), mode }).or_default() += 1;
+        }
+        let app = ConnectionApp { service, http_mode, http_transactions: state.transactions, anomalies: state.anomalies };
+        let result = self.tables.connection(record, &app);
+        self.keep_error(result);
+    }
+}
+
+fn side(dir: Direction) -> &'static str {
+    match dir {
+        Direction::ToServer => "client",
+        Direction::ToClient => "server",
+    }
+}
