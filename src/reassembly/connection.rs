@@ -3,7 +3,9 @@
 //! A segment's acknowledgement is applied to the other direction before its own bytes (it
 //! acknowledges what came before it). The connection asks to be closed on a RST, or once both
 //! FINs are seen and every byte before them was passed on; otherwise the table ends it (idle,
-//! displaced by a new connection on the same endpoints, end of capture).
+//! displaced by a new connection on the same endpoints, end of capture). Ending it passes on
+//! what it still holds and leaves a [`Closed`] connection: the record and the handler's state,
+//! waiting for the handler's last call.
 
 use super::assembler::Deliver;
 use super::stream::HalfStream;
@@ -144,13 +146,9 @@ impl<S> Connection<S> {
         }
     }
 
-    /// Passes on everything still held (holes as gaps), gives the handler the record and its
-    /// state back for the last time, and returns the record.
-    pub fn close<H: StreamHandler<State = S>>(
-        self,
-        handler: &mut H,
-        end: ConnEnd,
-    ) -> ConnectionRecord {
+    /// Passes on everything still held (holes as gaps) and returns the record with the
+    /// handler's state, which get the handler's last call when the table is done with them.
+    pub fn end<H: StreamHandler<State = S>>(self, handler: &mut H, end: ConnEnd) -> Closed<S> {
         let start = self.start();
         let Connection {
             meta,
@@ -183,8 +181,7 @@ impl<S> Connection<S> {
             to_server: to_server.stats(),
             to_client: to_client.stats(),
         };
-        handler.close(state, &record);
-        record
+        Closed { state, record }
     }
 
     fn start(&self) -> ConnStart {
@@ -197,11 +194,7 @@ impl<S> Connection<S> {
     }
 
     fn direction_of(&self, seg: &TcpSegment<'_>) -> Direction {
-        if seg.src_ip == self.meta.client_ip && seg.src_port == self.meta.client_port {
-            Direction::ToServer
-        } else {
-            Direction::ToClient
-        }
+        direction_on(&self.meta, seg)
     }
 
     /// The stream going `dir`.
@@ -210,5 +203,43 @@ impl<S> Connection<S> {
             Direction::ToServer => &self.to_server,
             Direction::ToClient => &self.to_client,
         }
+    }
+}
+
+/// A connection whose streams are over: every byte was passed on and its buffers are released.
+/// Its record is final except for the packet counts, which take the late segments (Zeek counts a
+/// connection's packets until it forgets it, the last ACK after the FINs included, while its
+/// duration stops at the close: `ts_last` does not move).
+pub(crate) struct Closed<S> {
+    state: S,
+    record: ConnectionRecord,
+}
+
+impl<S> Closed<S> {
+    pub fn record(&self) -> &ConnectionRecord {
+        &self.record
+    }
+
+    /// Counts a segment that came after the close in its sender's packets.
+    pub fn count_late(&mut self, seg: &TcpSegment<'_>) {
+        let stats = match direction_on(&self.record.meta, seg) {
+            Direction::ToServer => &mut self.record.to_server,
+            Direction::ToClient => &mut self.record.to_client,
+        };
+        stats.count_packet(seg);
+    }
+
+    /// Gives the handler its last call, with the final record.
+    pub fn close<H: StreamHandler<State = S>>(self, handler: &mut H) {
+        handler.close(self.state, &self.record);
+    }
+}
+
+/// Which way `seg`, between the endpoints of the connection `meta`, goes.
+fn direction_on(meta: &ConnMeta, seg: &TcpSegment<'_>) -> Direction {
+    if seg.src_ip == meta.client_ip && seg.src_port == meta.client_port {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
     }
 }

@@ -3,10 +3,13 @@
 //! Input: [`TcpSegment`](crate::decode::TcpSegment)s in capture order. Output, per connection,
 //! through a [`StreamHandler`]: the bytes of each direction in sequence order, each exactly once,
 //! with every hole reported as a gap of known size (data is never glued across a gap), and a
-//! [`ConnectionRecord`] when the connection ends, is evicted idle, or the capture ends.
+//! [`ConnectionRecord`] when the connection ends, is evicted idle, or the capture ends. A
+//! connection closed by FINs or a RST gets its record only when the close linger ends, so that
+//! it counts the late packets (the last ACK) as Zeek's conn.log does.
 //!
 //! Memory is bounded by the live connections and their out-of-order bytes (capped per direction);
-//! closed and idle connections are released.
+//! closed connections keep only their record and the handler's state for the linger, and idle
+//! ones are released.
 //!
 //! Layout: `assembler` turns one direction's offset-tagged pieces into an ordered stream;
 //! `stream` maps that direction's sequence numbers onto offsets and tracks its FIN and the peer's
@@ -137,6 +140,8 @@ pub struct DirectionStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionRecord {
     pub meta: ConnMeta,
+    /// Time of the last packet up to the close: late packets after it count but do not move it
+    /// (as Zeek's duration).
     pub ts_last: Timestamp,
     pub start: ConnStart,
     pub end: ConnEnd,
@@ -158,6 +163,8 @@ pub trait StreamHandler {
     /// `len` bytes of one direction are missing from the capture; the stream resumes after them.
     fn gap(&mut self, state: &mut Self::State, meta: &ConnMeta, dir: Direction, ts: Timestamp, len: u64);
     /// The connection ended (or was evicted, or the capture ended): last call for this state.
+    /// After a FIN or RST close, every byte is passed on at once but this call waits for the end
+    /// of the linger (or the capture); calls for other connections may come in between.
     fn close(&mut self, state: Self::State, record: &ConnectionRecord);
 }
 
@@ -170,7 +177,8 @@ pub struct ReassemblyConfig {
     pub max_out_of_order_bytes: usize,
     /// A connection with no packet for this long is evicted (Zeek: 5 minutes).
     pub idle_timeout_secs: i64,
-    /// How long a closed connection is kept to absorb late retransmissions and ACKs.
+    /// How long a closed connection is kept to absorb late retransmissions and ACKs, counting
+    /// their packets (Zeek's `tcp_close_delay`: 5 s).
     pub close_linger_secs: i64,
 }
 
@@ -188,8 +196,9 @@ pub struct ReassemblyStats {
     /// Connections closed that had neither SYN nor SYN-ACK in the capture.
     pub midstream_connections: u64,
     /// Peak number of live connections held at once (the memory bound in practice; closed
-    /// connections lingering without buffers are not counted).
+    /// connections lingering without reassembly buffers are not counted).
     pub peak_live_connections: u64,
-    /// Segments for a connection already closed (late ACKs, retransmitted FINs) that were absorbed.
+    /// Segments for a connection already closed (late ACKs, retransmitted FINs) that were
+    /// absorbed: counted in its packets, their bytes not passed on.
     pub late_segments: u64,
 }

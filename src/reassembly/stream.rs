@@ -30,10 +30,9 @@ pub(crate) struct HalfStream {
     /// End of the data this side is known to have sent: segments seen (captured or cut by the
     /// snap length) and sequence numbers of pure ACKs (past the FIN, one beyond it).
     seen_end: u64,
-    packets: u64,
-    ip_bytes: u64,
-    keepalive_probes: u64,
-    zero_windows: u64,
+    /// The per-packet counters (packets, IP bytes, keep-alives, zero windows); the assembler
+    /// keeps the byte and gap counters.
+    sent: DirectionStats,
 }
 
 impl HalfStream {
@@ -45,10 +44,7 @@ impl HalfStream {
             fin: None,
             acked: 0,
             seen_end: 0,
-            packets: 0,
-            ip_bytes: 0,
-            keepalive_probes: 0,
-            zero_windows: 0,
+            sent: DirectionStats::default(),
         }
     }
 
@@ -78,11 +74,7 @@ impl HalfStream {
 
     /// Counts a segment sent by this side (any segment, RST included).
     pub fn count_packet(&mut self, seg: &TcpSegment<'_>) {
-        self.packets += 1;
-        self.ip_bytes = self.ip_bytes.saturating_add(u64::from(seg.ip_len));
-        if seg.window == 0 && !seg.flags.rst {
-            self.zero_windows += 1;
-        }
+        self.sent.count_packet(seg);
     }
 
     /// Takes the SYN, payload and FIN of a segment sent by this side (not a RST).
@@ -97,7 +89,7 @@ impl HalfStream {
         let captured = i64::try_from(seg.payload.len()).unwrap_or(i64::MAX);
         let len = captured.saturating_add(i64::from(seg.payload_missing));
         if !syn && !seg.flags.fin && len <= 1 && start == self.delivered_i64() - 1 {
-            self.keepalive_probes += 1;
+            self.sent.keepalive_probes += 1;
             return;
         }
         let end = start.saturating_add(len);
@@ -150,16 +142,13 @@ impl HalfStream {
             overflow_bytes,
         } = *self.assembler.stats();
         DirectionStats {
-            packets: self.packets,
             bytes: self.assembler.delivered(),
-            ip_bytes: self.ip_bytes,
             gaps,
             gap_bytes,
             retransmitted_bytes,
             conflicting_bytes,
             overflow_bytes,
-            keepalive_probes: self.keepalive_probes,
-            zero_windows: self.zero_windows,
+            ..self.sent.clone()
         }
     }
 
@@ -183,6 +172,18 @@ impl HalfStream {
 
     fn delivered_i64(&self) -> i64 {
         i64::try_from(self.assembler.delivered()).unwrap_or(i64::MAX)
+    }
+}
+
+impl DirectionStats {
+    /// Counts a segment sent by this direction's side: also a closed connection's late ones,
+    /// which count as packets though their bytes are no longer delivered.
+    pub(crate) fn count_packet(&mut self, seg: &TcpSegment<'_>) {
+        self.packets += 1;
+        self.ip_bytes = self.ip_bytes.saturating_add(u64::from(seg.ip_len));
+        if seg.window == 0 && !seg.flags.rst {
+            self.zero_windows += 1;
+        }
     }
 }
 

@@ -6,16 +6,19 @@
 //! or one after the linger, starts a new connection. Time is capture time: the latest timestamp
 //! seen, so a capture whose timestamps step back does not move it backwards.
 //!
-//! Idle connections are swept at most once per second of capture time; connections ended
-//! together are closed in the order they were opened, so the handler's calls are deterministic.
+//! A connection closed by FINs or a RST passes on all its bytes at once, but the handler's
+//! `close` waits for the end of the linger, so that the record counts the late segments as
+//! Zeek does (the last ACK after the FINs). Idle connections and ended lingers are swept at most
+//! once per second of capture time; connections ended together (by a sweep or the capture's
+//! end) get their `close` in the order they were opened, so the handler's calls are
+//! deterministic.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::connection::Connection;
+use super::connection::{Closed, Connection};
 use super::{
-    roles, ConnEnd, ConnMeta, ConnStart, ConnectionRecord, ReassemblyConfig, ReassemblyStats,
-    StreamHandler,
+    roles, ConnEnd, ConnMeta, ConnStart, ReassemblyConfig, ReassemblyStats, StreamHandler,
 };
 use crate::decode::TcpSegment;
 use crate::timestamp::Timestamp;
@@ -46,18 +49,36 @@ impl ConnKey {
     }
 }
 
+/// What a key holds; `serial` orders connections by opening, for deterministic closes.
 enum Entry<S> {
-    /// `serial` orders connections by opening, for deterministic eviction.
     Live {
         serial: u64,
         conn: Box<Connection<S>>,
     },
-    /// Closed; absorbs segments until `until`. A SYN-ACK with another ISN than the server's is
-    /// not late but a new connection's.
+    /// Closed; absorbs segments until `until`, counting their packets. A SYN-ACK with another ISN
+    /// than the server's is not late but a new connection's.
     Lingering {
+        serial: u64,
         until: Timestamp,
         server_isn: Option<u32>,
+        closed: Box<Closed<S>>,
     },
+}
+
+impl<S> Entry<S> {
+    fn serial(&self) -> u64 {
+        match self {
+            Entry::Live { serial, .. } | Entry::Lingering { serial, .. } => *serial,
+        }
+    }
+
+    /// Whether the entry is due to end by capture time `clock`: idle, or done lingering.
+    fn is_due(&self, clock: Timestamp, idle_timeout_secs: i64) -> bool {
+        match self {
+            Entry::Live { conn, .. } => expired(conn.ts_last().add_secs(idle_timeout_secs), clock),
+            Entry::Lingering { until, .. } => expired(*until, clock),
+        }
+    }
 }
 
 /// Tracks the TCP connections of a capture and feeds their streams to a [`StreamHandler`].
@@ -100,9 +121,13 @@ impl<H: StreamHandler> ConnectionTable<H> {
                     self.close(key, end);
                 }
             }
-            Some(Entry::Lingering { until, server_isn })
-                if !expired(*until, self.clock) && !starts_new_connection(seg, *server_isn) =>
-            {
+            Some(Entry::Lingering {
+                until,
+                server_isn,
+                closed,
+                ..
+            }) if !expired(*until, self.clock) && !starts_new_connection(seg, *server_isn) => {
+                closed.count_late(seg);
                 self.stats.late_segments += 1;
             }
             _ => self.start_connection(key, seg),
@@ -118,20 +143,14 @@ impl<H: StreamHandler> ConnectionTable<H> {
     }
 
     /// Ends every live connection (`Open`, `HalfClosed` or `Fin`), passing on its buffered bytes
-    /// with gaps for the holes, and returns the handler and the statistics.
+    /// with gaps for the holes, closes the lingering ones, and returns the handler and the
+    /// statistics.
     pub fn finish(mut self) -> (H, ReassemblyStats) {
-        let mut live: Vec<(u64, Box<Connection<H::State>>)> = self
-            .entries
-            .drain()
-            .filter_map(|(_, entry)| match entry {
-                Entry::Live { serial, conn } => Some((serial, conn)),
-                Entry::Lingering { .. } => None,
-            })
-            .collect();
-        live.sort_unstable_by_key(|&(serial, _)| serial);
-        for (_, conn) in live {
-            let end = conn.end_when_evicted(ConnEnd::Open);
-            self.retire(conn, end);
+        let mut entries: Vec<Entry<H::State>> =
+            self.entries.drain().map(|(_, entry)| entry).collect();
+        entries.sort_unstable_by_key(Entry::serial);
+        for entry in entries {
+            self.release(entry, ConnEnd::Open);
         }
         (self.handler, self.stats)
     }
@@ -144,21 +163,17 @@ impl<H: StreamHandler> ConnectionTable<H> {
         }
     }
 
-    /// Ends the idle connections and forgets the lingering ones whose time is up.
+    /// Ends the idle connections and closes the lingering ones whose time is up.
     fn sweep(&mut self) {
         let (clock, idle_timeout) = (self.clock, self.config.idle_timeout_secs);
-        let mut idle = Vec::new();
-        self.entries.retain(|key, entry| match entry {
-            Entry::Lingering { until, .. } => !expired(*until, clock),
-            Entry::Live { serial, conn } => {
-                if expired(conn.ts_last().add_secs(idle_timeout), clock) {
-                    idle.push((*serial, *key));
-                }
-                true
-            }
-        });
-        idle.sort_unstable_by_key(|&(serial, _)| serial);
-        for (_, key) in idle {
+        let mut due: Vec<(u64, ConnKey)> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.is_due(clock, idle_timeout))
+            .map(|(key, entry)| (entry.serial(), *key))
+            .collect();
+        due.sort_unstable_by_key(|&(serial, _)| serial);
+        for (_, key) in due {
             self.evict(key);
         }
     }
@@ -192,34 +207,56 @@ impl<H: StreamHandler> ConnectionTable<H> {
         }
     }
 
-    /// Ends the live connection at `key`, if any, with no linger (it is idle or displaced), and
-    /// forgets a lingering one.
+    /// Ends what `key` holds, if anything: a live connection with no linger (it is idle or
+    /// displaced), or a lingering one.
     fn evict(&mut self, key: ConnKey) {
-        if let Some(Entry::Live { conn, .. }) = self.entries.remove(&key) {
-            let end = conn.end_when_evicted(ConnEnd::Idle);
-            self.retire(conn, end);
+        if let Some(entry) = self.entries.remove(&key) {
+            self.release(entry, ConnEnd::Idle);
         }
     }
 
-    /// Closes the live connection at `key` and leaves it lingering.
+    /// Gives the handler its last call for an entry taken out of the table; a live connection
+    /// with no RST and not both FINs ends as `still_open`.
+    fn release(&mut self, entry: Entry<H::State>, still_open: ConnEnd) {
+        match entry {
+            Entry::Live { conn, .. } => {
+                let end = conn.end_when_evicted(still_open);
+                self.retire(conn, end).close(&mut self.handler);
+            }
+            Entry::Lingering { closed, .. } => closed.close(&mut self.handler),
+        }
+    }
+
+    /// Ends the live connection at `key` and leaves it lingering, its `close` to come.
     fn close(&mut self, key: ConnKey, end: ConnEnd) {
-        if let Some(Entry::Live { conn, .. }) = self.entries.remove(&key) {
+        if let Some(Entry::Live { serial, conn }) = self.entries.remove(&key) {
             let server_isn = conn.server_isn();
-            let record = self.retire(conn, end);
-            let until = record.ts_last.add_secs(self.config.close_linger_secs);
-            self.entries
-                .insert(key, Entry::Lingering { until, server_isn });
+            let closed = self.retire(conn, end);
+            let until = closed
+                .record()
+                .ts_last
+                .add_secs(self.config.close_linger_secs);
+            self.entries.insert(
+                key,
+                Entry::Lingering {
+                    serial,
+                    until,
+                    server_isn,
+                    closed: Box::new(closed),
+                },
+            );
         }
     }
 
-    /// Closes a connection removed from the table: its buffers and state are released.
-    fn retire(&mut self, conn: Box<Connection<H::State>>, end: ConnEnd) -> ConnectionRecord {
+    /// Ends a connection removed from the table: its bytes are passed on and its buffers
+    /// released; the handler's state waits in the result for the last call.
+    fn retire(&mut self, conn: Box<Connection<H::State>>, end: ConnEnd) -> Closed<H::State> {
         self.live = self.live.saturating_sub(1);
-        let record = conn.close(&mut self.handler, end);
-        if record.start == ConnStart::Midstream {
+        let closed = conn.end(&mut self.handler, end);
+        if closed.record().start == ConnStart::Midstream {
             self.stats.midstream_connections += 1;
         }
-        record
+        closed
     }
 }
 

@@ -228,10 +228,11 @@ fn in_order_exchange_with_fin_both_ways() {
             start: ConnStart::Handshake,
             end: ConnEnd::Fin,
             closed_by: Some(TS),
+            // The last ACK, after the close, counts (as in Zeek) but does not move `ts_last`.
             to_server: DirectionStats {
-                packets: 4,
+                packets: 5,
                 bytes: 7,
-                ip_bytes: 4 * 40 + 7,
+                ip_bytes: 5 * 40 + 7,
                 ..DirectionStats::default()
             },
             to_client: DirectionStats {
@@ -859,9 +860,14 @@ fn linger_absorbs_late_segments_then_forgets() {
     assert_eq!(metas.len(), 2);
     assert_eq!(metas[1], meta(5_004, CLIENT, SERVER));
     let recs = records(&events);
+    // The three late segments count in the server's packets: its close waited for the linger.
     assert_eq!(
         (recs[0].end, recs[0].closed_by, recs[0].to_client.packets),
-        (ConnEnd::Reset, Some(TS), 1)
+        (ConnEnd::Reset, Some(TS), 4)
+    );
+    assert_eq!(
+        (recs[0].ts_last, recs[0].to_client.ip_bytes),
+        (ts(3), 4 * 40 + 1)
     );
     assert_eq!(
         (recs[1].end, recs[1].start),
@@ -883,6 +889,71 @@ fn linger_absorbs_late_segments_then_forgets() {
         [ConnStart::Handshake, ConnStart::SynAckOnly]
     );
     assert_eq!(stats.late_segments, 0);
+}
+
+#[test]
+fn close_waits_for_the_end_of_the_linger() {
+    let other: Endpoint = (CLIENT.0, 50001);
+    let mut segs = handshake();
+    segs.extend([
+        c(3, C1, S1, "FPA", b"q"),
+        s(4, S1, C1 + 2, "FA", b""),
+        c(5, C1 + 2, S1 + 1, "A", b""),
+        seg_between(3_000, other, SERVER, 1, 0, "S", b""),
+        // The linger ends at 5_004; the sweep at the next segment closes the connection.
+        seg_between(5_005, other, SERVER, 1, 0, "S", b""),
+    ]);
+    let mut table = ConnectionTable::new(ReassemblyConfig::default(), Recording::default());
+    for seg in &segs[..7] {
+        table.segment(seg);
+    }
+    let id = meta(0, CLIENT, SERVER).conn_id;
+    // Every byte is passed on at the close, but not the record yet.
+    assert_eq!(
+        flow(&table.handler_mut().events, id),
+        vec![data(id, TS, b"q")]
+    );
+    assert!(records(&table.handler_mut().events).is_empty());
+    table.segment(&segs[7]);
+    let recs = records(&table.handler_mut().events);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        (
+            recs[0].meta.conn_id,
+            recs[0].end,
+            recs[0].ts_last,
+            recs[0].to_server.packets,
+            recs[0].to_server.ip_bytes
+        ),
+        (id, ConnEnd::Fin, ts(4), 4, 4 * 40 + 1)
+    );
+    let (recording, stats) = table.finish();
+    assert_eq!(records(&recording.events).len(), 2);
+    assert_eq!((stats.late_segments, stats.peak_live_connections), (1, 1));
+}
+
+#[test]
+fn capture_end_closes_live_and_lingering_connections_in_opening_order() {
+    let client = |port: u16| (CLIENT.0, port);
+    let segs = [
+        seg_between(0, client(50001), SERVER, 1, 0, "S", b""),
+        seg_between(1, client(50002), SERVER, 1, 0, "S", b""),
+        seg_between(2, client(50003), SERVER, 1, 0, "S", b""),
+        seg_between(3, client(50002), SERVER, 2, 0, "R", b""),
+        seg_between(4, SERVER, client(50002), 9, 0, "A", b""),
+    ];
+    let (events, _) = run(&segs);
+    let recs = records(&events);
+    assert_eq!(
+        recs.iter()
+            .map(|r| (r.meta.client_port, r.end, r.to_client.packets))
+            .collect::<Vec<_>>(),
+        [
+            (50001, ConnEnd::Open, 0),
+            (50002, ConnEnd::Reset, 1),
+            (50003, ConnEnd::Open, 0)
+        ]
+    );
 }
 
 #[test]

@@ -231,13 +231,50 @@ pub fn zeek_cases(corpus: &Path) -> Vec<ZeekCase> {
         .collect()
 }
 
-/// A difference from Zeek found by a conformance test: (Zeek test, field, what exactly).
-pub type Difference = (String, String, String);
+/// What a conformance test found on the corpus: how many records it compared, and where they
+/// differ from Zeek's as (Zeek test, field, what exactly).
+pub struct Findings {
+    case: String,
+    pub compared: usize,
+    differences: Vec<(String, String, String)>,
+}
 
-/// Fails on every difference `known` does not list as (Zeek test, field, reason), and on every
-/// listed one that no longer occurs, so that the list of known differences stays true.
-pub fn assert_known_differences(known: &[(&str, &str, &str)], found: &[Difference]) {
-    let is_known = |(case, field, _): &&Difference| known.iter().any(|(c, f, _)| c == case && f == field);
+impl Findings {
+    /// Notes a difference of `field` in the case being compared.
+    pub fn differ(&mut self, field: &str, what: String) {
+        self.differences.push((self.case.clone(), field.to_string(), what));
+    }
+
+    /// Notes a difference of `field` when Zeek's value and ours are not the same.
+    pub fn check(&mut self, field: &str, zeek: &str, ours: &str, what: &str) {
+        if zeek != ours {
+            self.differ(field, format!("{what}: zeek {zeek:?}, ours {ours:?}"));
+        }
+    }
+}
+
+/// Runs `compare` on each corpus case that has a baseline log of `kind` (`conn.log`, ...), with
+/// that log and our report on the case's traces. Then fails on every difference `known` does
+/// not list as (Zeek test, field, reason), and on every listed one that no longer occurs, so
+/// that the list stays true. Skipped without the corpus (see [`zeek_corpus`]).
+pub fn compare_with_zeek(kind: &str, known: &[(&str, &str, &str)], mut compare: impl FnMut(&ZeekLog, &Report, &mut Findings)) {
+    let Some(corpus) = zeek_corpus() else { return };
+    let mut findings = Findings { case: String::new(), compared: 0, differences: Vec::new() };
+    for case in zeek_cases(&corpus) {
+        let Some(log) = case.log(kind) else { continue };
+        let report = analyze_captures("zeek", &case.traces);
+        findings.case.clone_from(&case.name);
+        compare(&read_zeek_log(log), &report, &mut findings);
+        let _ = std::fs::remove_dir_all(&report.dir);
+    }
+    assert!(findings.compared > 0, "no record of {kind} compared");
+    assert_known_differences(known, &findings.differences);
+}
+
+/// Fails on every difference found that `known` does not list, and on every listed one that
+/// was not found.
+fn assert_known_differences(known: &[(&str, &str, &str)], found: &[(String, String, String)]) {
+    let is_known = |(case, field, _): &&(String, String, String)| known.iter().any(|(c, f, _)| c == case && f == field);
     let unlisted: Vec<String> =
         found.iter().filter(|d| !is_known(d)).map(|(case, field, what)| format!("{case}: {field}: {what}")).collect();
     let stale: Vec<String> = known
@@ -253,6 +290,11 @@ pub fn assert_known_differences(known: &[(&str, &str, &str)], found: &[Differenc
         stale.len(),
         stale.join("\n")
     );
+}
+
+/// A Zeek field's value, empty when unset.
+pub fn zeek_value<'a>(row: &'a Row, name: &str) -> &'a str {
+    row.get(name).map(String::as_str).unwrap_or("")
 }
 
 #[cfg(test)]
