@@ -1,18 +1,23 @@
-//! The command line: `affinity-audit analyze` and `affinity-audit columns`.
+//! The command line: `affinity-audit analyze`, `affinity-audit check` and
+//! `affinity-audit columns`.
 //!
-//! Exit codes: 0 when the report was written, 2 on an error (bad arguments, unreadable
-//! capture, report not writable).
+//! Exit codes: 0 when the report was written (and, for `check`, the policy holds), 1 when
+//! `check` finds the policy broken (the reasons on stdout), 2 on an error (bad arguments or
+//! policy, unreadable capture or naming file, report not writable).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::audit::policy::Policy;
+use crate::audit::{parse_key_list, AuditConfig, ExplainConfig, HotspotThresholds, KeyKind, ServerIdMode, ServerNames};
 use crate::capture::ReadOrder;
 use crate::evidence::EvidenceConfig;
 use crate::http::HttpConfig;
 use crate::pipeline::{analyze, AnalyzeOptions};
 use crate::reassembly::ReassemblyConfig;
+use crate::report::summary::IngestSummary;
 use crate::report::tables::all_tables;
 
 /// Captures smaller than this get no progress bar: they are done before one would help.
@@ -29,8 +34,19 @@ struct Cli {
 enum Command {
     /// Read captures and write the report tables (CSV and Parquet) and summary.
     Analyze(AnalyzeArgs),
+    /// Analyse like `analyze`, then hold the audit to a policy: exit 0 when it holds, 1 when not.
+    Check(CheckArgs),
     /// Print the columns of every report table, as Markdown.
     Columns,
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// TOML policy (see policies/exchange-2010.toml).
+    #[arg(long, required = true)]
+    policy: PathBuf,
+    #[command(flatten)]
+    analysis: AnalyzeArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,6 +75,43 @@ struct AnalyzeArgs {
     /// Extra health-probe path prefix (repeatable), e.g. /owa/healthcheck.htm.
     #[arg(long = "health-path", value_name = "PATH")]
     health_paths: Vec<String>,
+    /// Extra balancer persistence cookie name (repeatable): an HAProxy backend's `cookie` name,
+    /// a Kemp or nginx sticky cookie.
+    #[arg(long = "lb-cookie", value_name = "NAME")]
+    lb_cookies: Vec<String>,
+    /// Evidence naming the server of a transaction: auto takes the most specific present
+    /// (naming file, then X-FEServer/X-BEServer header, then balancer cookie, then the server
+    /// address unless it is a VIP).
+    #[arg(long, value_enum, default_value_t = ServerId::Auto)]
+    server_id: ServerId,
+    /// Naming file: lines `address[:port] name`, or `address[:port] vip` for the balancer's
+    /// virtual addresses; `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    servers: Option<PathBuf>,
+    /// Session key priority for every application, comma-separated, from tls, cadata,
+    /// sessionid, usercontext, cookie, device, user, source (like a balancer's "SSL ID, then
+    /// cookie, then source IP": tls,cookie,source). Default: each application's own.
+    #[arg(long, value_name = "LIST", value_parser = parse_keys)]
+    keys: Option<Vec<KeyKind>>,
+    /// Seconds a transaction waits for the other side of a balancer captured with it, and
+    /// greatest gap between the starts of the two requests of a stitched pair.
+    #[arg(long, value_name = "SECS", default_value_t = AuditConfig::default().stitch_window_secs)]
+    stitch_window: f64,
+    /// NAT hot-spot: fewest users behind one address.
+    #[arg(long, default_value_t = HotspotThresholds::default().min_users)]
+    hotspot_users: u64,
+    /// NAT hot-spot: how far above its even share (fraction of it) a server's load must be.
+    #[arg(long, default_value_t = HotspotThresholds::default().tilt)]
+    hotspot_tilt: f64,
+    /// NAT hot-spot: least share of that server's load coming from the address.
+    #[arg(long, default_value_t = HotspotThresholds::default().min_share)]
+    hotspot_share: f64,
+    /// Failure evidence explains a move from this many seconds before it…
+    #[arg(long, value_name = "SECS", default_value_t = ExplainConfig::default().before_secs)]
+    explain_before: i64,
+    /// …to this many seconds after it.
+    #[arg(long, value_name = "SECS", default_value_t = ExplainConfig::default().after_secs)]
+    explain_after: i64,
     /// Progress bar on stderr: auto draws it for large captures when stderr is a terminal.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     progress: Progress,
@@ -73,6 +126,19 @@ enum Order {
     Merge,
     /// Read the files one after the other, as given.
     Given,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum ServerId {
+    Auto,
+    Address,
+    Header,
+    Cookie,
+    Names,
+}
+
+fn parse_keys(text: &str) -> Result<Vec<KeyKind>, String> {
+    parse_key_list(text)
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -94,7 +160,8 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Analyze(args) => run_analyze(args),
+        Command::Analyze(args) => run_analyze(args).map_or_else(|code| code, |_| 0),
+        Command::Check(args) => run_check(args),
         Command::Columns => {
             print!("{}", columns_markdown());
             0
@@ -102,53 +169,110 @@ pub fn main() -> i32 {
     }
 }
 
-fn run_analyze(args: AnalyzeArgs) -> i32 {
+/// The analysis the arguments describe; `Err` with the message when they are unusable.
+fn analyze_options(args: &AnalyzeArgs) -> Result<AnalyzeOptions, String> {
     let total: u64 = args.captures.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     let progress = match args.progress {
         Progress::Always => true,
         Progress::Never => false,
         Progress::Auto => total >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal(),
     };
-    let opts = AnalyzeOptions {
-        captures: args.captures,
+    let server_names = match &args.servers {
+        Some(path) => ServerNames::load(path)?,
+        None => ServerNames::default(),
+    };
+    Ok(AnalyzeOptions {
+        captures: args.captures.clone(),
         order: match args.order {
             Order::Merge => ReadOrder::MergeByTime,
             Order::Given => ReadOrder::AsGiven,
         },
-        out_dir: args.out,
+        out_dir: args.out.clone(),
         reassembly: ReassemblyConfig {
             max_out_of_order_bytes: args.max_out_of_order_bytes,
             idle_timeout_secs: args.idle_timeout,
             ..ReassemblyConfig::default()
         },
         http: HttpConfig { max_header_bytes: args.max_header_bytes, ..HttpConfig::default() },
-        evidence: EvidenceConfig { extra_cookies: args.cookies, health_paths: args.health_paths, ..EvidenceConfig::default() },
+        evidence: EvidenceConfig {
+            extra_cookies: args.cookies.clone(),
+            health_paths: args.health_paths.clone(),
+            lb_cookies: args.lb_cookies.clone(),
+            ..EvidenceConfig::default()
+        },
+        audit: AuditConfig {
+            server_id: match args.server_id {
+                ServerId::Auto => ServerIdMode::Auto,
+                ServerId::Address => ServerIdMode::Address,
+                ServerId::Header => ServerIdMode::Header,
+                ServerId::Cookie => ServerIdMode::Cookie,
+                ServerId::Names => ServerIdMode::Names,
+            },
+            server_names,
+            keys: args.keys.clone(),
+            stitch_window_secs: args.stitch_window,
+            hotspot: HotspotThresholds { min_users: args.hotspot_users, tilt: args.hotspot_tilt, min_share: args.hotspot_share },
+            explain: ExplainConfig { before_secs: args.explain_before, after_secs: args.explain_after, ..ExplainConfig::default() },
+        },
         progress,
-    };
-    match analyze(&opts) {
-        Ok(summary) => {
-            let markdown = summary.to_markdown();
-            if let Err(e) = crate::report::write_atomically(&opts.out_dir.join("summary.md"), markdown.as_bytes()) {
-                eprintln!("affinity-audit: {e}");
-                return 2;
-            }
-            for issue in &summary.capture_issues {
-                eprintln!("affinity-audit: warning: {issue}");
-            }
-            if !args.quiet {
-                print!("{markdown}");
-            }
-            if summary.capture.packets == 0 && !summary.capture_issues.is_empty() {
-                eprintln!("affinity-audit: no packet could be read");
-                return 2;
-            }
-            0
-        }
+    })
+}
+
+/// Runs an analysis and writes its summary; `Err` holds the exit code of a failure.
+fn run_analyze(args: AnalyzeArgs) -> Result<IngestSummary, i32> {
+    let opts = analyze_options(&args).map_err(|e| {
+        eprintln!("affinity-audit: {e}");
+        2
+    })?;
+    let summary = analyze(&opts).map_err(|e| {
+        eprintln!("affinity-audit: {e}");
+        2
+    })?;
+    let markdown = summary.to_markdown();
+    if let Err(e) = crate::report::write_atomically(&opts.out_dir.join("summary.md"), markdown.as_bytes()) {
+        eprintln!("affinity-audit: {e}");
+        return Err(2);
+    }
+    for issue in &summary.capture_issues {
+        eprintln!("affinity-audit: warning: {issue}");
+    }
+    if !args.quiet {
+        print!("{markdown}");
+    }
+    if summary.capture.packets == 0 && !summary.capture_issues.is_empty() {
+        eprintln!("affinity-audit: no packet could be read");
+        return Err(2);
+    }
+    Ok(summary)
+}
+
+fn run_check(args: CheckArgs) -> i32 {
+    // Read the policy first: a broken policy should not cost an analysis.
+    let policy = match Policy::load(&args.policy) {
+        Ok(policy) => policy,
         Err(e) => {
             eprintln!("affinity-audit: {e}");
-            2
+            return 2;
         }
+    };
+    let summary = match run_analyze(args.analysis) {
+        Ok(summary) => summary,
+        Err(code) => return code,
+    };
+    let Some(audit) = &summary.audit else {
+        eprintln!("affinity-audit: the analysis produced no audit");
+        return 2;
+    };
+    let violations = policy.violations(audit);
+    if violations.is_empty() {
+        println!("policy {}: holds", args.policy.display());
+        return 0;
     }
+    println!("policy {}: {} rule(s) broken", args.policy.display(), violations.len());
+    for v in &violations {
+        println!("- {v}");
+    }
+    1
 }
 
 /// The column lists of every table, as Markdown: the README's section is this text.

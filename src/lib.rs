@@ -7,7 +7,10 @@
 //!                                                   │                              │
 //!                                                   └── ConnectionRecord           └── Transaction / TlsRecord
 //!                                                                   evidence ◀─────┘
-//!                                                       report ◀── rows of every table, keyed by conn_id
+//!                         audit ◀── transactions with evidence, TLS records, closed connections
+//!                           │       (server identity, stitching, sessions, verdicts, hot-spots)
+//!                           ▼
+//!                        report ◀── rows of every table, keyed by conn_id and session_ref
 //! ```
 //!
 //! `pipeline` wires the stages together; `cli` is the command line around it.
@@ -15,6 +18,7 @@
 //! an [`anomaly::Anomaly`] or a counter in the stage's statistics.
 
 pub mod anomaly;
+pub mod audit;
 pub mod capture;
 pub mod cli;
 pub mod decode;

@@ -1,14 +1,17 @@
-//! Wiring of the stages: capture → decode → reassembly → http | tls → evidence → report.
+//! Wiring of the stages: capture → decode → reassembly → http | tls → evidence → audit → report.
 //!
 //! [`analyze`] pulls packets through the stages one at a time; nothing holds more than the live
-//! connections' state and one batch of report rows, whatever the capture's size.
+//! connections' state, the audit's sessions and stitch window, and one batch of report rows,
+//! whatever the capture's size. Transactions and TLS connections reach their tables through the
+//! audit, which adds their server and session; the audit's own tables are written at the end.
 
 use std::path::PathBuf;
 
 use crate::anomaly::Anomaly;
+use crate::audit::{AuditConfig, Auditor};
 use crate::capture::{Packet, PacketSource, ReadOrder};
 use crate::decode::Decoder;
-use crate::evidence::{EvidenceConfig, EvidenceExtractor};
+use crate::evidence::{EvidenceConfig, EvidenceExtractor, ExchangeApp};
 use crate::http::{self, HttpConfig, HttpConnection, Transaction};
 use crate::reassembly::{ConnMeta, ConnectionRecord, ConnectionTable, Direction, ReassemblyConfig, StreamHandler};
 use crate::report::summary::{IngestSummary, ModeKey};
@@ -26,6 +29,7 @@ pub struct AnalyzeOptions {
     pub reassembly: ReassemblyConfig,
     pub http: HttpConfig,
     pub evidence: EvidenceConfig,
+    pub audit: AuditConfig,
     /// Draw a progress bar on stderr (the caller decides: large capture, stderr a terminal).
     pub progress: bool,
 }
@@ -93,10 +97,11 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     for issue in source.issues() {
         dissector.record(None, Anomaly::new(Timestamp::default(), "capture_damage", issue.to_string()));
     }
-    let Dissector { tables, error, mut summary, .. } = dissector;
+    let Dissector { mut tables, auditor, error, mut summary, .. } = dissector;
     if let Some(e) = error {
         return Err(e.into());
     }
+    summary.audit = Some(auditor.finish(&mut tables)?);
     summary.tables = tables.finish()?;
     summary.capture = source.stats().clone();
     summary.capture_issues = source.issues().to_vec();
@@ -143,17 +148,20 @@ impl Protocol {
 pub struct ConnState {
     protocol: Protocol,
     transactions: u64,
+    /// Transactions that were health probes: a connection of nothing else is a monitor's.
+    probes: u64,
     anomalies: u64,
     /// Application of the connection's first transaction, for the modes summary.
     first_app: Option<&'static str>,
 }
 
-/// The application stages behind the reassembler: protocol detection, HTTP, TLS, evidence, and
-/// the rows they produce.
+/// The application stages behind the reassembler: protocol detection, HTTP, TLS, evidence, the
+/// audit, and the rows they produce.
 struct Dissector {
     tables: Tables,
     http_config: HttpConfig,
     extractor: EvidenceExtractor,
+    auditor: Auditor,
     transactions: Vec<Transaction>,
     anomalies: Vec<Anomaly>,
     summary: IngestSummary,
@@ -167,6 +175,7 @@ impl Dissector {
             tables,
             http_config: opts.http.clone(),
             extractor: EvidenceExtractor::new(&opts.evidence),
+            auditor: Auditor::new(opts.audit.clone()),
             transactions: Vec::new(),
             anomalies: Vec::new(),
             summary: IngestSummary::default(),
@@ -204,7 +213,8 @@ impl Dissector {
                 self.record(Some(meta), anomaly.clone());
             }
             state.first_app.get_or_insert(evidence.app.as_str());
-            let result = self.tables.transaction(meta, &tx, &evidence);
+            state.probes += u64::from(evidence.app == ExchangeApp::HealthProbe);
+            let result = self.auditor.transaction(meta, tx, evidence, &mut self.tables);
             self.keep_error(result);
         }
     }
@@ -269,7 +279,13 @@ impl StreamHandler for Dissector {
     type State = ConnState;
 
     fn open(&mut self, _meta: &ConnMeta) -> ConnState {
-        ConnState { protocol: Protocol::Undecided { dir: Direction::ToServer, held: Vec::new() }, transactions: 0, anomalies: 0, first_app: None }
+        ConnState {
+            protocol: Protocol::Undecided { dir: Direction::ToServer, held: Vec::new() },
+            transactions: 0,
+            probes: 0,
+            anomalies: 0,
+            first_app: None,
+        }
     }
 
     fn data(&mut self, state: &mut ConnState, meta: &ConnMeta, dir: Direction, ts: Timestamp, bytes: &[u8]) {
@@ -281,6 +297,8 @@ impl StreamHandler for Dissector {
         self.settle(state, meta, Some((dir, bytes)), false);
         self.parse(state, dir, ts, bytes);
         self.drain(state, meta);
+        let result = self.auditor.advance(ts, &mut self.tables);
+        self.keep_error(result);
     }
 
     fn gap(&mut self, state: &mut ConnState, meta: &ConnMeta, dir: Direction, ts: Timestamp, len: u64) {
@@ -310,7 +328,7 @@ impl StreamHandler for Dissector {
                 http_mode = http.mode().map(|m| m.as_str());
             }
             Protocol::Tls(tls) => {
-                let result = self.tables.tls(meta, &tls.finish());
+                let result = self.auditor.tls_connection(record, tls.finish(), &mut self.tables);
                 self.keep_error(result);
             }
             Protocol::Undecided { .. } | Protocol::Other => {}
@@ -320,6 +338,7 @@ impl StreamHandler for Dissector {
             let server = format!("{}:{}", meta.server_ip, meta.server_port);
             *self.summary.modes.entry(ModeKey { server, app: state.first_app.unwrap_or("other"), mode }).or_default() += 1;
         }
+        self.auditor.connection(record, state.transactions > 0 && state.probes == state.transactions);
         let app = ConnectionApp { service, http_mode, http_transactions: state.transactions, anomalies: state.anomalies };
         let result = self.tables.connection(record, &app);
         self.keep_error(result);

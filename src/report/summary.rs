@@ -1,10 +1,12 @@
-//! The ingestion summary: what was read, what was skipped and why, what the tables hold.
+//! The summary: the affinity audit an architect reads in a minute, then what was read, what
+//! was skipped and why, and what the tables hold.
 //!
 //! Printed on the terminal and written as `summary.md` in the report folder.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::audit::{format_utc, AuditSummary};
 use crate::capture::{CaptureIssue, CaptureStats};
 use crate::decode::DecodeStats;
 use crate::reassembly::ReassemblyStats;
@@ -31,6 +33,8 @@ pub struct IngestSummary {
     pub modes: BTreeMap<ModeKey, u64>,
     /// Rows written per table.
     pub tables: Vec<(&'static str, u64)>,
+    /// The audit's findings (absent only when the analysis failed before the end).
+    pub audit: Option<AuditSummary>,
 }
 
 impl IngestSummary {
@@ -51,6 +55,9 @@ impl IngestSummary {
     fn write_markdown(&self, out: &mut String) -> std::fmt::Result {
         let c = &self.capture;
         writeln!(out, "# affinity-audit: ingestion summary\n")?;
+        if let Some(audit) = &self.audit {
+            write_audit(out, audit)?;
+        }
         writeln!(out, "## Capture\n")?;
         writeln!(out, "- files: {}", c.files)?;
         writeln!(out, "- packets: {} ({} captured bytes)", c.packets, c.captured_bytes)?;
@@ -110,4 +117,88 @@ impl IngestSummary {
         }
         Ok(())
     }
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+fn write_audit(out: &mut String, a: &AuditSummary) -> std::fmt::Result {
+    writeln!(out, "## Affinity audit\n")?;
+    let sources: Vec<String> = a.server_sources.iter().map(|(source, n)| format!("{source} {n}")).collect();
+    let sources = if sources.is_empty() { "nothing to identify".to_owned() } else { sources.join(", ") };
+    writeln!(out, "- server identity, by evidence used: {sources}")?;
+    if a.stitched > 0 {
+        writeln!(out, "- named through the other side of the balancer (stitched): {}", a.stitched)?;
+    }
+    if !a.vips.is_empty() {
+        writeln!(out, "- balancer virtual addresses: {}", a.vips.join(", "))?;
+    }
+    let st = &a.stitch;
+    if st.http_pairs + st.tls_pairs + st.back_unstitched + st.tls_offloaded > 0 {
+        writeln!(
+            out,
+            "- both sides of the balancer: {} HTTP and {} TLS pairs stitched; not stitched: {} client-side and {} server-side transactions ({} with X-Forwarded-For), {} client-side and {} server-side TLS connections; {} TLS connections terminated by the balancer",
+            st.http_pairs, st.tls_pairs, st.front_unstitched, st.back_unstitched, st.back_forwarded, st.tls_front_unstitched, st.tls_back_unstitched, st.tls_offloaded
+        )?;
+    }
+    writeln!(out, "- health probes: {} (counted per server, never sessions)", a.probes)?;
+
+    writeln!(out, "\n| application | affinity | sessions | sticky | moved | single | unknown | sticky share | moves explained (failover / drain) | unexplained moves | failing sessions | warnings |")?;
+    writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    for (family, app) in &a.apps {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |",
+            family.as_str(),
+            family.affinity().as_str(),
+            app.sessions,
+            app.sticky,
+            app.moved,
+            app.single,
+            app.unknown,
+            app.sticky_share().map_or_else(|| "–".to_owned(), percent),
+            app.failover_moves,
+            app.drain_moves,
+            app.unexplained_moves,
+            app.failure_sessions,
+            app.warning_sessions
+        )?;
+    }
+    if a.oa_pairs + a.oa_unpaired > 0 {
+        writeln!(
+            out,
+            "\nOutlook Anywhere: {} RPC_IN_DATA/RPC_OUT_DATA pairs, {} split over two servers (the RPC proxy cannot join them), {} channels without partner.",
+            a.oa_pairs, a.oa_split_pairs, a.oa_unpaired
+        )?;
+    }
+
+    if !a.servers.is_empty() {
+        writeln!(out, "\n### Servers\n")?;
+        writeln!(out, "| server | transactions | share | sessions | probes (failed) | failure events | drain from |")?;
+        writeln!(out, "|---|---:|---:|---:|---:|---:|---|")?;
+        for s in &a.servers {
+            let drain = s.drained_from.map(format_utc).unwrap_or_default();
+            writeln!(out, "| {} | {} | {} | {} | {} ({}) | {} | {drain} |", s.name, s.transactions, percent(s.share), s.sessions, s.probes, s.probes_failed, s.failures)?;
+        }
+    }
+
+    if !a.top_clients.is_empty() {
+        writeln!(out, "\n### Client addresses ({} NAT hot-spots)\n", a.hotspots)?;
+        writeln!(out, "| address | users | transactions | top server (its share of that server's load) | hot-spot |")?;
+        writeln!(out, "|---|---:|---:|---|---|")?;
+        for c in &a.top_clients {
+            let top = c.top_server.as_deref().map(|s| format!("{s} ({})", percent(c.top_server_share))).unwrap_or_default();
+            writeln!(out, "| {} | {} | {} | {top} | {} |", c.address, c.users, c.transactions, c.hotspot.as_deref().unwrap_or("no"))?;
+        }
+    }
+
+    writeln!(out, "\n### What the capture could not show\n")?;
+    if a.limits.is_empty() {
+        writeln!(out, "nothing noted")?;
+    }
+    for limit in &a.limits {
+        writeln!(out, "- {limit}")?;
+    }
+    writeln!(out)
 }

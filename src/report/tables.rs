@@ -1,17 +1,20 @@
 //! The report tables: their columns, and the conversion of each stage's records into rows.
 //!
-//! Every table starts with the keys they all share (`conn_id`, `client_ip`, `client_port`,
-//! `server_ip`, `server_port`) so any two join on `conn_id` (like Zeek's `uid`).
+//! Every per-connection table starts with the keys they all share (`conn_id`, `client_ip`,
+//! `client_port`, `server_ip`, `server_port`) so any two join on `conn_id` (like Zeek's `uid`).
+//! The audit's tables join on `session_ref` (sessions, moves, transactions, tls, Outlook
+//! Anywhere pairs) and on the server name (servers, the `server` columns).
 
 use std::path::Path;
 
 use super::table::{col, ColumnSpec, ColumnType::*, TableError, TableSpec, TableWriter, Value};
 use crate::anomaly::Anomaly;
-use crate::evidence::{TransactionEvidence, EXCHANGE_COOKIES};
-use crate::http::Transaction;
+use crate::audit::{
+    Attribution, AuditSink, ClientRow, MoveRow, OaPairRow, ServerRow, SessionRow, TlsRow, TransactionRow,
+};
+use crate::evidence::EXCHANGE_COOKIES;
 use crate::reassembly::{ConnEnd, ConnMeta, ConnStart, ConnectionRecord, Direction, DirectionStats};
 use crate::timestamp::Timestamp;
-use crate::tls::TlsRecord;
 
 macro_rules! conn_keys {
     () => {
@@ -81,9 +84,22 @@ pub static CONNECTIONS: TableSpec = TableSpec {
     columns: &CONNECTION_COLUMNS,
 };
 
-const TRANSACTION_COLUMNS: [ColumnSpec; 50] = concat(
+/// Who served a row and which session it belongs to: the audit's columns of the transactions
+/// and tls tables.
+macro_rules! attribution_columns {
+    ($what:literal) => {
+        [
+            col("server", Str, concat!("CAS server that handled the ", $what, ", by its most specific known name (naming file, X-FEServer header, balancer cookie, server address); empty when the capture does not show it"), None),
+            col("server_source", Str, "Evidence that named the server: names, header, cookie or address", None),
+            col("session_ref", Str, concat!("Session of the ", $what, " (sessions table); the server side of a stitched pair has its client side's session"), None),
+            col("stitched_conn_id", Str, "Connection on the other side of the balancer this one was stitched to (client side: the server-side connection, and the reverse)", None),
+        ]
+    };
+}
+
+const TRANSACTION_COLUMNS: [ColumnSpec; 54] = concat(
     conn_keys!(),
-    concat::<30, 15, 45>(
+    concat::<45, 4, 49>(concat::<30, 15, 45>(
         [
             col("trans_depth", U64, "Position of the request on its connection, from 1", Some("trans_depth")),
             col("ts_request", F64, "Time of the request's first byte", Some("ts")),
@@ -133,7 +149,7 @@ const TRANSACTION_COLUMNS: [ColumnSpec; 50] = concat(
         col("cookie_mstrpgld1", Str, "Exchange cookie MstrPgLd1: digest of the value sent, else set", None),
         col("cookie_mstrpgld2", Str, "Exchange cookie MstrPgLd2: digest of the value sent, else set", None),
         ],
-    ),
+    ), attribution_columns!("request")),
 );
 
 pub static TRANSACTIONS: TableSpec = TableSpec {
@@ -142,9 +158,9 @@ pub static TRANSACTIONS: TableSpec = TableSpec {
     columns: &TRANSACTION_COLUMNS,
 };
 
-const TLS_COLUMNS: [ColumnSpec; 29] = concat(
+const TLS_COLUMNS: [ColumnSpec; 33] = concat(
     conn_keys!(),
-    [
+    concat::<24, 4, 28>([
         col("ts", F64, "Time of the connection's first packet", Some("ts")),
         col("client_version", Str, "Highest version the client offered (SSLv2 … TLSv13)", None),
         col("version", Str, "Version the server chose", Some("version")),
@@ -169,7 +185,7 @@ const TLS_COLUMNS: [ColumnSpec; 29] = concat(
         col("client_random", Str, "ClientHello random (hex), to stitch the two sides of a TLS passthrough", None),
         col("client_app_bytes", U64, "Application-data bytes from the client", None),
         col("server_app_bytes", U64, "Application-data bytes from the server", None),
-    ],
+    ], attribution_columns!("connection")),
 );
 
 pub static TLS: TableSpec = TableSpec {
@@ -191,6 +207,132 @@ pub static ANOMALIES: TableSpec = TableSpec {
     name: "anomalies",
     doc: "What the capture showed that could not be taken at face value (Zeek's weird.log); the key columns are empty for damage outside any connection.",
     columns: &ANOMALY_COLUMNS,
+};
+
+const SESSION_COLUMNS: [ColumnSpec; 25] = [
+    col("session_ref", Str, "Session id (S1, S2, … in order of first transaction), shared with the transactions, tls, session_moves and oa_pairs tables", None),
+    col("app", Str, "Application family: owa (with ECP, which shares its logon cookie), owa_logon (OWA/ECP requests without any OWA session cookie: the logon form and its resources), ews, activesync, outlook_anywhere, mapi, powershell, autodiscover, oab, other, or tls (TLS whose HTTP the capture cannot read)", None),
+    col("affinity", Str, "How much the application needs affinity (Microsoft, Exchange 2010): required, beneficial, not_needed, unknown", None),
+    col("key_kind", Str, "Persistence key the session is defined by: tls (session lineage), cadata, sessionid, usercontext, cookie (balancer cookie and client address), device (ActiveSync user/DeviceId), user, source (client address)", None),
+    col("key", Str, "The key's value: cookie values as the first 12 hex digits of their SHA-256, TLS lineages by the first 16 hex digits of their session id or ticket hash", None),
+    col("ts_first", F64, "Time of the first transaction (epoch seconds)", None),
+    col("ts_last", F64, "Time of the last transaction", None),
+    col("transactions", U64, "HTTP transactions, or TLS connections for the tls application", None),
+    col("unresolved_transactions", U64, "Transactions whose server the capture does not show", None),
+    col("servers", U64, "Distinct servers reached", None),
+    col("server_list", Str, "server:transactions for each server, in order of first visit", None),
+    col("verdict", Str, "single (one transaction), sticky (one server), moved (several), unknown (no server known)", None),
+    col("verdict_basis", Str, "servers (the transactions' servers), tls_resumption (no server visible, but every connection resumed the TLS session, which only its issuer can do), or empty", None),
+    col("moves", U64, "Times a transaction reached another server than the previous one of the session", None),
+    col("failover_moves", U64, "Moves explained by a failing server (refused or reset connections, 5xx, failed probes, requests redispatched away from it, or silence)", None),
+    col("drain_moves", U64, "Moves away from a server in drain (it answered only clients pinned to it)", None),
+    col("unexplained_moves", U64, "Moves nothing explains: persistence failures (moves beyond the first 256 of a session count here)", None),
+    col("severity", Str, "failure (unexplained moves of an affinity-required application), warning (of a beneficial or unknown one), none", None),
+    col("client_ips", U64, "Distinct client addresses (original clients when a proxy named them)", None),
+    col("client_ip_list", Str, "The client addresses, comma-separated (the first 16, then …)", None),
+    col("users", U64, "Distinct users (Authorization, ActiveSync User, OWA logon name)", None),
+    col("user", Str, "The users, comma-separated (the first 16)", None),
+    col("bytes", U64, "Request and response body bytes (TLS: application-data bytes)", None),
+    col("first_server", Str, "Server of the first transaction with a known server", None),
+    col("last_server", Str, "Server of the last transaction with a known server", None),
+];
+
+pub static SESSIONS: TableSpec = TableSpec {
+    name: "sessions",
+    doc: "One row per client session: the transactions of one application family that share a persistence key (the first key of the application's priority list that a transaction carries; see --keys), with the verdict on its affinity.",
+    columns: &SESSION_COLUMNS,
+};
+
+const MOVE_COLUMNS: [ColumnSpec; 10] = [
+    col("session_ref", Str, "Session that moved", None),
+    col("app", Str, "Application family of the session", None),
+    col("key_kind", Str, "Key kind of the session", None),
+    col("ts", F64, "Time of the first request answered by the new server", None),
+    col("from_server", Str, "Server the session was on", None),
+    col("to_server", Str, "Server it moved to", None),
+    col("conn_id", Str, "Connection of the request that reached the new server", None),
+    col("explanation", Str, "failover (the first server failed around that time), drain (it was in drain), unexplained (a persistence failure)", None),
+    col("evidence", Str, "What explains the move: the failures counted, or the drain's start", None),
+    col("severity", Str, "failure, warning or none: what an unexplained move means for the application", None),
+];
+
+pub static SESSION_MOVES: TableSpec = TableSpec {
+    name: "session_moves",
+    doc: "One row per move of a session from one server to another, with its explanation.",
+    columns: &MOVE_COLUMNS,
+};
+
+const CLIENT_COLUMNS: [ColumnSpec; 13] = [
+    col("client_ip", Str, "Client address: the original client when a proxy named it (X-Forwarded-For), else the connection's", None),
+    col("users", U64, "Distinct users behind the address", None),
+    col("user_list", Str, "The users, comma-separated", None),
+    col("devices", U64, "Distinct ActiveSync devices", None),
+    col("sessions", U64, "Sessions with transactions from the address", None),
+    col("transactions", U64, "User transactions and TLS connections", None),
+    col("bytes", U64, "Request and response body bytes (TLS: application-data bytes)", None),
+    col("servers", U64, "Distinct servers reached", None),
+    col("top_server", Str, "Server of which the address has the largest share of load", None),
+    col("top_server_share", F64, "That share: the address's transactions on the server over all of the server's transactions", None),
+    col("server_loads", Str, "server:share of that server's transactions, for each server reached", None),
+    col("hotspot", Bool, "NAT hot-spot: at least --hotspot-users users, and a server takes more than (1 + --hotspot-tilt) times its even share of all transactions while this address sends at least --hotspot-share of that server's", None),
+    col("hotspot_reason", Str, "The figures behind the flag", None),
+];
+
+pub static CLIENTS: TableSpec = TableSpec {
+    name: "clients",
+    doc: "One row per client address: who is behind it and how much of each server's load it carries (NAT hot-spots).",
+    columns: &CLIENT_COLUMNS,
+};
+
+const SERVER_COLUMNS: [ColumnSpec; 21] = [
+    col("server", Str, "Server name, as in the server columns of the other tables", None),
+    col("addresses", Str, "Addresses (ip:port) known to be this server", None),
+    col("transactions", U64, "User transactions and TLS connections (health probes not included)", None),
+    col("share", F64, "Share of all user transactions", None),
+    col("sessions", U64, "Sessions with transactions on the server", None),
+    col("bytes", U64, "Request and response body bytes (TLS: application-data bytes)", None),
+    col("first_seen", F64, "First event of the server (epoch seconds)", None),
+    col("last_seen", F64, "Last event", None),
+    col("pinned", U64, "Answered requests that carried a balancer cookie or resumed a TLS session", None),
+    col("unpinned", U64, "Answered requests the balancer was free to place", None),
+    col("errors_5xx", U64, "5xx responses to user requests", None),
+    col("refused", U64, "Connection attempts answered by a reset", None),
+    col("unanswered", U64, "Connection attempts never answered", None),
+    col("resets", U64, "Established connections reset by the server", None),
+    col("probes", U64, "Health probes (HTTP requests of the balancer's or a monitor's checks)", None),
+    col("probes_failed", U64, "Probes not answered with 2xx or 3xx", None),
+    col("probe_connections", U64, "Connections that carried only health probes", None),
+    col("redispatched_away", U64, "Requests carrying this server's persistence cookie that another server answered", None),
+    col("moves_away", U64, "Session moves away from the server", None),
+    col("moves_in", U64, "Session moves to the server", None),
+    col("drained_from", F64, "Start of a drain: from then on the server answered only clients pinned to it while the others took the new ones", None),
+];
+
+pub static SERVERS: TableSpec = TableSpec {
+    name: "servers",
+    doc: "One row per CAS server: its load, and what the capture shows of its health (probes, refused connections, drain).",
+    columns: &SERVER_COLUMNS,
+};
+
+const OA_PAIR_COLUMNS: [ColumnSpec; 12] = [
+    col("client_ip", Str, "Client address of both channels", None),
+    col("user", Str, "User of the channels", None),
+    col("rpc_target", Str, "RPC server and port the channels target (the query of /rpc/rpcproxy.dll)", None),
+    col("ts_in", F64, "Start of the RPC_IN_DATA request", None),
+    col("ts_out", F64, "Start of the RPC_OUT_DATA request", None),
+    col("conn_in", Str, "Connection of RPC_IN_DATA", None),
+    col("conn_out", Str, "Connection of RPC_OUT_DATA", None),
+    col("server_in", Str, "Server of RPC_IN_DATA", None),
+    col("server_out", Str, "Server of RPC_OUT_DATA", None),
+    col("split", Bool, "The channels reached two different servers", None),
+    col("session_in", Str, "Session of RPC_IN_DATA", None),
+    col("session_out", Str, "Session of RPC_OUT_DATA", None),
+];
+
+pub static OA_PAIRS: TableSpec = TableSpec {
+    name: "oa_pairs",
+    doc: "One row per Outlook Anywhere channel pair: the RPC_IN_DATA and RPC_OUT_DATA requests of one client to one RPC server, started within 5 s of each other; split pairs are the ones the RPC proxy cannot join.",
+    columns: &OA_PAIR_COLUMNS,
 };
 
 /// The key columns' values for a connection.
@@ -279,6 +421,11 @@ pub struct Tables {
     transactions: TableWriter,
     tls: TableWriter,
     anomalies: TableWriter,
+    sessions: TableWriter,
+    session_moves: TableWriter,
+    clients: TableWriter,
+    servers: TableWriter,
+    oa_pairs: TableWriter,
     ids: IdStrings,
 }
 
@@ -289,6 +436,11 @@ impl Tables {
             transactions: TableWriter::create(dir, &TRANSACTIONS)?,
             tls: TableWriter::create(dir, &TLS)?,
             anomalies: TableWriter::create(dir, &ANOMALIES)?,
+            sessions: TableWriter::create(dir, &SESSIONS)?,
+            session_moves: TableWriter::create(dir, &SESSION_MOVES)?,
+            clients: TableWriter::create(dir, &CLIENTS)?,
+            servers: TableWriter::create(dir, &SERVERS)?,
+            oa_pairs: TableWriter::create(dir, &OA_PAIRS)?,
             ids: IdStrings::default(),
         })
     }
@@ -333,7 +485,8 @@ impl Tables {
         self.connections.push_row(&row)
     }
 
-    pub fn transaction(&mut self, meta: &ConnMeta, tx: &Transaction, ev: &TransactionEvidence) -> Result<(), TableError> {
+    fn write_transaction(&mut self, r: &TransactionRow<'_>) -> Result<(), TableError> {
+        let (meta, tx, ev) = (r.meta, r.tx, r.evidence);
         let request = &tx.request;
         let response = tx.response.as_ref();
         let lb = ev.lb_cookie.as_ref();
@@ -376,12 +529,15 @@ impl Tables {
             ],
         );
         row.extend(cookies.iter().map(|c| Value::Str(c.as_deref())));
+        let attribution = AttributionText::of(r.attribution);
+        row.extend(attribution.values());
         self.transactions.push_row(&row)
     }
 
-    pub fn tls(&mut self, meta: &ConnMeta, rec: &TlsRecord) -> Result<(), TableError> {
+    fn write_tls(&mut self, r: &TlsRow<'_>) -> Result<(), TableError> {
+        let (meta, rec) = (r.meta, r.tls);
         let keys = key_values(meta, &mut self.ids);
-        let row = concat_values(
+        let mut row = concat_values(
             keys,
             [
                 secs(meta.ts_start),
@@ -410,6 +566,8 @@ impl Tables {
                 Value::U64(Some(rec.server_app_bytes)),
             ],
         );
+        let attribution = AttributionText::of(r.attribution);
+        row.extend(attribution.values());
         self.tls.push_row(&row)
     }
 
@@ -431,11 +589,175 @@ impl Tables {
     /// Closes every table; returns (table name, rows) in a fixed order.
     pub fn finish(self) -> Result<Vec<(&'static str, u64)>, TableError> {
         let mut counts = Vec::new();
-        for writer in [self.connections, self.transactions, self.tls, self.anomalies] {
+        let writers = [
+            self.connections,
+            self.transactions,
+            self.tls,
+            self.anomalies,
+            self.sessions,
+            self.session_moves,
+            self.clients,
+            self.servers,
+            self.oa_pairs,
+        ];
+        for writer in writers {
             let name = writer.spec().name;
             counts.push((name, writer.finish()?));
         }
         Ok(counts)
+    }
+}
+
+
+/// The attribution columns' text.
+struct AttributionText<'a> {
+    attribution: &'a Attribution,
+    session_ref: Option<String>,
+    stitched_conn_id: Option<String>,
+}
+
+impl<'a> AttributionText<'a> {
+    fn of(attribution: &'a Attribution) -> Self {
+        AttributionText {
+            attribution,
+            session_ref: attribution.session_ref.map(|s| s.to_string()),
+            stitched_conn_id: attribution.stitched_conn_id.map(|c| c.to_string()),
+        }
+    }
+
+    fn values(&self) -> [Value<'_>; 4] {
+        [
+            Value::Str(self.attribution.server.as_deref()),
+            Value::Str(self.attribution.server_source.map(|s| s.as_str())),
+            Value::Str(self.session_ref.as_deref()),
+            Value::Str(self.stitched_conn_id.as_deref()),
+        ]
+    }
+}
+
+fn opt_secs(ts: Option<Timestamp>) -> Value<'static> {
+    Value::F64(ts.map(Timestamp::as_secs_f64))
+}
+
+impl AuditSink for Tables {
+    type Error = TableError;
+
+    fn transaction(&mut self, row: &TransactionRow<'_>) -> Result<(), TableError> {
+        self.write_transaction(row)
+    }
+
+    fn tls(&mut self, row: &TlsRow<'_>) -> Result<(), TableError> {
+        self.write_tls(row)
+    }
+
+    fn oa_pair(&mut self, r: &OaPairRow) -> Result<(), TableError> {
+        let (conn_in, conn_out) = (r.conn_in.to_string(), r.conn_out.to_string());
+        let (session_in, session_out) = (r.session_in.map(|s| s.to_string()), r.session_out.map(|s| s.to_string()));
+        self.oa_pairs.push_row(&[
+            Value::Str(Some(&r.client)),
+            Value::Str(r.user.as_deref()),
+            Value::Str(Some(&r.rpc_target)),
+            secs(r.ts_in),
+            secs(r.ts_out),
+            Value::Str(Some(&conn_in)),
+            Value::Str(Some(&conn_out)),
+            Value::Str(r.server_in.as_deref()),
+            Value::Str(r.server_out.as_deref()),
+            Value::Bool(Some(r.split)),
+            Value::Str(session_in.as_deref()),
+            Value::Str(session_out.as_deref()),
+        ])
+    }
+
+    fn session(&mut self, r: &SessionRow) -> Result<(), TableError> {
+        let session_ref = r.session_ref.to_string();
+        self.sessions.push_row(&[
+            Value::Str(Some(&session_ref)),
+            Value::Str(Some(r.app)),
+            Value::Str(Some(r.affinity)),
+            Value::Str(Some(r.key_kind)),
+            Value::Str(Some(&r.key)),
+            secs(r.ts_first),
+            secs(r.ts_last),
+            Value::U64(Some(r.transactions)),
+            Value::U64(Some(r.unresolved_transactions)),
+            Value::U64(Some(r.servers)),
+            Value::Str(Some(&r.server_list)),
+            Value::Str(Some(r.verdict)),
+            Value::Str(Some(r.verdict_basis).filter(|b| !b.is_empty())),
+            Value::U64(Some(r.moves)),
+            Value::U64(Some(r.failover_moves)),
+            Value::U64(Some(r.drain_moves)),
+            Value::U64(Some(r.unexplained_moves)),
+            Value::Str(Some(r.severity)),
+            Value::U64(Some(r.client_ips)),
+            Value::Str(Some(&r.client_ip_list)),
+            Value::U64(Some(r.users)),
+            Value::Str(r.user.as_deref()),
+            Value::U64(Some(r.bytes)),
+            Value::Str(r.first_server.as_deref()),
+            Value::Str(r.last_server.as_deref()),
+        ])
+    }
+
+    fn session_move(&mut self, r: &MoveRow) -> Result<(), TableError> {
+        let (session_ref, conn_id) = (r.session_ref.to_string(), r.conn_id.to_string());
+        self.session_moves.push_row(&[
+            Value::Str(Some(&session_ref)),
+            Value::Str(Some(r.app)),
+            Value::Str(Some(r.key_kind)),
+            secs(r.ts),
+            Value::Str(Some(&r.from_server)),
+            Value::Str(Some(&r.to_server)),
+            Value::Str(Some(&conn_id)),
+            Value::Str(Some(r.explanation)),
+            Value::Str(Some(&r.evidence).filter(|e| !e.is_empty()).map(String::as_str)),
+            Value::Str(Some(r.severity)),
+        ])
+    }
+
+    fn client(&mut self, r: &ClientRow) -> Result<(), TableError> {
+        self.clients.push_row(&[
+            Value::Str(Some(&r.client_ip)),
+            Value::U64(Some(r.users)),
+            Value::Str(Some(&r.user_list)),
+            Value::U64(Some(r.devices)),
+            Value::U64(Some(r.sessions)),
+            Value::U64(Some(r.transactions)),
+            Value::U64(Some(r.bytes)),
+            Value::U64(Some(r.servers)),
+            Value::Str(r.top_server.as_deref()),
+            Value::F64(r.top_server_share),
+            Value::Str(Some(&r.server_loads)),
+            Value::Bool(Some(r.hotspot)),
+            Value::Str(r.hotspot_reason.as_deref()),
+        ])
+    }
+
+    fn server(&mut self, r: &ServerRow) -> Result<(), TableError> {
+        self.servers.push_row(&[
+            Value::Str(Some(&r.server)),
+            Value::Str(Some(&r.addresses)),
+            Value::U64(Some(r.transactions)),
+            Value::F64(Some(r.share)),
+            Value::U64(Some(r.sessions)),
+            Value::U64(Some(r.bytes)),
+            opt_secs(r.first_seen),
+            opt_secs(r.last_seen),
+            Value::U64(Some(r.pinned)),
+            Value::U64(Some(r.unpinned)),
+            Value::U64(Some(r.errors_5xx)),
+            Value::U64(Some(r.refused)),
+            Value::U64(Some(r.unanswered)),
+            Value::U64(Some(r.resets)),
+            Value::U64(Some(r.probes)),
+            Value::U64(Some(r.probes_failed)),
+            Value::U64(Some(r.probe_connections)),
+            Value::U64(Some(r.redispatched_away)),
+            Value::U64(Some(r.moves_away)),
+            Value::U64(Some(r.moves_in)),
+            opt_secs(r.drained_from),
+        ])
     }
 }
 
@@ -451,6 +773,6 @@ fn concat_values<'a, const A: usize, const B: usize>(a: [Value<'a>; A], b: [Valu
 }
 
 /// Every table of a report, in the order the README lists them.
-pub fn all_tables() -> [&'static TableSpec; 4] {
-    [&CONNECTIONS, &TRANSACTIONS, &TLS, &ANOMALIES]
+pub fn all_tables() -> [&'static TableSpec; 9] {
+    [&CONNECTIONS, &TRANSACTIONS, &TLS, &ANOMALIES, &SESSIONS, &SESSION_MOVES, &CLIENTS, &SERVERS, &OA_PAIRS]
 }

@@ -2,6 +2,8 @@
 //! tables and Zeek's logs as rows of named fields.
 #![allow(dead_code)] // each test binary uses its own part of these helpers
 
+pub mod haproxy;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,6 +65,7 @@ pub fn options(captures: &[PathBuf], out_dir: &Path) -> AnalyzeOptions {
         reassembly: Default::default(),
         http: Default::default(),
         evidence: Default::default(),
+        audit: Default::default(),
         progress: false,
     }
 }
