@@ -14,7 +14,8 @@ use std::process::Command;
 use base64::Engine as _;
 use common::{fresh_dir, read_csv, read_parquet, read_tsv, report_texts, sample, PcapFile, Row};
 
-const TABLES: [&str; 4] = ["connections", "transactions", "tls", "anomalies"];
+const TABLES: [&str; 9] =
+    ["connections", "transactions", "tls", "anomalies", "sessions", "session_moves", "clients", "servers", "oa_pairs"];
 const REFERENCE: &str = "basic/http-curl.pcap";
 
 /// What a run of the binary did.
