@@ -21,18 +21,24 @@ use common::{fresh_dir, options, sample, Report, Row};
 
 struct Scenario {
     name: &'static str,
+    dir: PathBuf,
     log: Vec<LogLine>,
     topology: Topology,
 }
 
 impl Scenario {
+    /// The committed fixture of a scenario.
     fn load(name: &'static str) -> Scenario {
-        let dir = sample(&format!("lab/{name}"));
-        Scenario { name, log: read_log(&dir.join("haproxy.log")), topology: Topology::read(&dir.join("haproxy.cfg")) }
+        Scenario::at(name, sample(&format!("lab/{name}")))
+    }
+
+    /// A scenario's output folder (`lab/run-scenario.sh NAME DIR`).
+    fn at(name: &'static str, dir: PathBuf) -> Scenario {
+        Scenario { name, log: read_log(&dir.join("haproxy.log")), topology: Topology::read(&dir.join("haproxy.cfg")), dir }
     }
 
     fn capture(&self, file: &str) -> PathBuf {
-        sample(&format!("lab/{}/{file}", self.name))
+        self.dir.join(file)
     }
 
     /// Analyses one of the scenario's captures, with a naming file when given.
@@ -152,30 +158,34 @@ fn any_source(row: &Row) -> bool {
 #[test]
 fn every_logged_request_reaches_the_server_haproxy_chose() {
     for name in HTTP_SCENARIOS {
-        let s = Scenario::load(name);
-        let by_name = |line: &LogLine| line.server.clone();
-        // On the client side alone, a request that got no response (RPC_IN_DATA: status -1)
-        // carries nothing that names its server.
-        let answered_by_name = |line: &LogLine| if line.status == Some(-1) { String::new() } else { line.server.clone() };
-        // The client side is TLS in tls-terminated: its requests are only seen on the server side.
-        let client_points: &[&str] = if name == "tls-terminated" { &["capture.pcap"] } else { &["capture.pcap", "client-side.pcap"] };
-        for file in client_points {
-            let report = s.analyze(file, None);
-            let rows = report.table("transactions");
-            let expect = if name == "tls-terminated" {
-                Expectation { connection: |l| &l.backend_conn, server: &by_name, source_ok: any_source }
-            } else if *file == "client-side.pcap" {
-                Expectation { connection: |l| &l.client, server: &answered_by_name, source_ok: from_header_cookie_or_stitching }
-            } else {
-                Expectation { connection: |l| &l.client, server: &by_name, source_ok: from_header_cookie_or_stitching }
-            };
-            assert_no_differences(&format!("{name} {file}"), compare_requests(&rows, &s.visible(&report), &expect));
-        }
-        let report = s.analyze("cas-side.pcap", Some(s.topology.naming_file(true)));
-        let rows = report.table("transactions");
-        let expect = Expectation { connection: |l| &l.backend_conn, server: &by_name, source_ok: any_source };
-        assert_no_differences(&format!("{name} cas-side.pcap"), compare_requests(&rows, &s.visible(&report), &expect));
+        check_every_logged_request(&Scenario::load(name));
     }
+}
+
+fn check_every_logged_request(s: &Scenario) {
+    let name = s.name;
+    let by_name = |line: &LogLine| line.server.clone();
+    // On the client side alone, a request that got no response (RPC_IN_DATA: status -1)
+    // carries nothing that names its server.
+    let answered_by_name = |line: &LogLine| if line.status == Some(-1) { String::new() } else { line.server.clone() };
+    // The client side is TLS in tls-terminated: its requests are only seen on the server side.
+    let client_points: &[&str] = if name == "tls-terminated" { &["capture.pcap"] } else { &["capture.pcap", "client-side.pcap"] };
+    for file in client_points {
+        let report = s.analyze(file, None);
+        let rows = report.table("transactions");
+        let expect = if name == "tls-terminated" {
+            Expectation { connection: |l| &l.backend_conn, server: &by_name, source_ok: any_source }
+        } else if *file == "client-side.pcap" {
+            Expectation { connection: |l| &l.client, server: &answered_by_name, source_ok: from_header_cookie_or_stitching }
+        } else {
+            Expectation { connection: |l| &l.client, server: &by_name, source_ok: from_header_cookie_or_stitching }
+        };
+        assert_no_differences(&format!("{name} {file}"), compare_requests(&rows, &s.visible(&report), &expect));
+    }
+    let report = s.analyze("cas-side.pcap", Some(s.topology.naming_file(true)));
+    let rows = report.table("transactions");
+    let expect = Expectation { connection: |l| &l.backend_conn, server: &by_name, source_ok: any_source };
+    assert_no_differences(&format!("{name} cas-side.pcap"), compare_requests(&rows, &s.visible(&report), &expect));
 }
 
 /// tls-passthrough: every TCP connection HAProxy logged, on each capture point.
@@ -398,4 +408,34 @@ fn source_nat_hotspot_flagged() {
         assert_eq!(audit.oa_split_pairs, 0, "{file}: Outlook Anywhere joins under source persistence");
         assert!(audit.oa_pairs > 0);
     }
+}
+
+/// A fresh run of the cookie-insert scenario through the real HAProxy on this machine, so the
+/// tool cannot be tuned to a fixed file: every request HAProxy logged reaches the server it
+/// chose, and OWA sessions stick. Needs root, haproxy and tcpdump; `.ci/run` installs them and
+/// sets `AFFINITY_LIVE_LAB=1`, which makes their absence a failure instead of a skip.
+#[test]
+fn live_lab_run_agrees_with_haproxy_log() {
+    let required = std::env::var_os("AFFINITY_LIVE_LAB").is_some();
+    let have = |tool: &str| std::process::Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+    let root = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if !(root && have("haproxy") && have("tcpdump")) {
+        assert!(!required, "the live lab needs root, haproxy and tcpdump");
+        eprintln!("skipped: the live lab needs root, haproxy and tcpdump");
+        return;
+    }
+    let dir = fresh_dir("live-lab");
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() % 1000 + 1);
+    let status = std::process::Command::new("bash")
+        .arg(common::project_root().join("lab/run-scenario.sh"))
+        .arg("cookie-insert")
+        .arg(&dir)
+        .env("SEED", seed.to_string())
+        .status()
+        .expect("run lab/run-scenario.sh");
+    assert!(status.success(), "lab/run-scenario.sh cookie-insert (seed {seed}) failed: {status}");
+    let s = Scenario::at("cookie-insert", dir);
+    assert!(s.log.len() > 20, "seed {seed}: only {} requests logged", s.log.len());
+    check_every_logged_request(&s);
+    assert_owa_sticky("live cookie-insert", &s.analyze("capture.pcap", None));
 }
