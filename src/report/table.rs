@@ -13,7 +13,11 @@ use polars::prelude::*;
 use super::atomic::{PendingFile, SharedFile};
 
 /// Rows per batch written to the files.
-pub const BATCH_ROWS: usize = 64 * 1024;
+pub const BATCH_ROWS: usize = 16 * 1024;
+
+/// Rows reserved when a column starts; builders grow on demand, so a table with few rows (most
+/// of the nine, on most captures) costs little.
+const INITIAL_ROWS: usize = 1024;
 
 /// Type of a column, as written to Parquet.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -92,11 +96,11 @@ impl ColumnBuilder {
     fn new(spec: &ColumnSpec) -> Self {
         let name = PlSmallStr::from_static(spec.name);
         match spec.ty {
-            ColumnType::Str => ColumnBuilder::Str(StringChunkedBuilder::new(name, BATCH_ROWS)),
-            ColumnType::U64 => ColumnBuilder::U64(PrimitiveChunkedBuilder::new(name, BATCH_ROWS)),
-            ColumnType::U32 => ColumnBuilder::U32(PrimitiveChunkedBuilder::new(name, BATCH_ROWS)),
-            ColumnType::F64 => ColumnBuilder::F64(PrimitiveChunkedBuilder::new(name, BATCH_ROWS)),
-            ColumnType::Bool => ColumnBuilder::Bool(BooleanChunkedBuilder::new(name, BATCH_ROWS)),
+            ColumnType::Str => ColumnBuilder::Str(StringChunkedBuilder::new(name, INITIAL_ROWS)),
+            ColumnType::U64 => ColumnBuilder::U64(PrimitiveChunkedBuilder::new(name, INITIAL_ROWS)),
+            ColumnType::U32 => ColumnBuilder::U32(PrimitiveChunkedBuilder::new(name, INITIAL_ROWS)),
+            ColumnType::F64 => ColumnBuilder::F64(PrimitiveChunkedBuilder::new(name, INITIAL_ROWS)),
+            ColumnType::Bool => ColumnBuilder::Bool(BooleanChunkedBuilder::new(name, INITIAL_ROWS)),
         }
     }
 
