@@ -54,7 +54,7 @@ impl IngestSummary {
 
     fn write_markdown(&self, out: &mut String) -> std::fmt::Result {
         let c = &self.capture;
-        writeln!(out, "# affinity-audit: ingestion summary\n")?;
+        writeln!(out, "# affinity-audit: summary\n")?;
         if let Some(audit) = &self.audit {
             write_audit(out, audit)?;
         }
