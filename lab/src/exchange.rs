@@ -12,6 +12,24 @@ pub const PASSWORD: &str = "P@ss-lab-only";
 pub const BUILD: &str = "14.3.123.4";
 /// The offline address book's GUID folder.
 pub const OAB_PATH: &str = "/oab/2f5c1e9a-7d3b-4c8e-9a61-0b4d2e7f9c13/oab.xml";
+/// The `Set-Cookie` attribute that deletes a cookie.
+pub const EXPIRED: &str = "expires=Thu, 01-Jan-1970 00:00:00 GMT";
+/// The OWA session cookies a forms logon creates and a logoff expires.
+pub const LOGON_COOKIES: [&str; 7] = [
+    "cadata",
+    "cadataIV",
+    "cadataKey",
+    "cadataSig",
+    "cadataTTL",
+    "sessionid",
+    "UserContext",
+];
+/// The OWA logon page's images, which the browser fetches (pipelined) before posting the form.
+pub const LOGON_RESOURCES: [&str; 3] = [
+    "themes/resources/lgntopl.gif",
+    "themes/resources/lgnbotl.gif",
+    "themes/resources/logon.css",
+];
 
 pub fn account(number: u32) -> String {
     format!("user{number}")

@@ -6,21 +6,9 @@
 use super::routes::{page, Incoming};
 use super::{Cas, Reply};
 use crate::base64;
-use crate::exchange::{DOMAIN, PASSWORD};
+use crate::exchange::{DOMAIN, EXPIRED, LOGON_COOKIES, PASSWORD};
 use crate::http::{self, form_field};
 use crate::token::Ticket;
-
-const EXPIRED: &str = "expires=Thu, 01-Jan-1970 00:00:00 GMT";
-/// The cookies a logon creates and a logoff deletes.
-const LOGON_COOKIES: [&str; 7] = [
-    "cadata",
-    "cadataIV",
-    "cadataKey",
-    "cadataSig",
-    "cadataTTL",
-    "sessionid",
-    "UserContext",
-];
 
 enum Session {
     Valid(Ticket),

@@ -101,37 +101,8 @@ pub fn activesync(request: &Incoming) -> Reply {
     Reply::ok()
         .header("Cache-Control", "private")
         .header("MS-Server-ActiveSync", "14.3")
-        .body("application/vnd.ms-sync.wbxml", wbxml_status(&command))
+        .body("application/vnd.ms-sync.wbxml", eas::wbxml_status(&command))
         .note(format!("user={user} cmd={command}"))
-}
-
-/// A minimal WBXML response: `<Root><Status>1</Status></Root>` in the command's code page.
-fn wbxml_status(command: &str) -> Vec<u8> {
-    // (code page, root tag, status tag) from [MS-ASWBXML].
-    let (page, root, status) = match command {
-        "FolderSync" => (7, 0x16, 0x0C),
-        "Ping" => (13, 0x05, 0x07),
-        "Provision" => (14, 0x05, 0x0B),
-        _ => (0, 0x05, 0x0E),
-    };
-    const WITH_CONTENT: u8 = 0x40;
-    const STR_I: u8 = 0x03;
-    const END: u8 = 0x01;
-    vec![
-        0x03,
-        0x01,
-        0x6A,
-        0x00,
-        0x00,
-        page,
-        root | WITH_CONTENT,
-        status | WITH_CONTENT,
-        STR_I,
-        b'1',
-        0x00,
-        END,
-        END,
-    ]
 }
 
 /// `POST /autodiscover/autodiscover.xml` (Outlook): the EXCH and EXPR (Outlook Anywhere)
@@ -170,15 +141,6 @@ pub fn offline_address_book(request: &Incoming) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wbxml_responses_are_well_formed() {
-        assert_eq!(
-            wbxml_status("Ping"),
-            [3, 1, 0x6A, 0, 0, 13, 0x45, 0x47, 3, b'1', 0, 1, 1]
-        );
-        assert_eq!(wbxml_status("Sync")[5..7], [0, 0x45]);
-    }
 
     #[test]
     fn static_sizes_are_stable_per_path() {

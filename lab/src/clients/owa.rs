@@ -11,9 +11,9 @@ use std::thread;
 use super::jar::Jar;
 use super::link::{Link, Request, Response, Tally};
 use super::net::Dialer;
-use super::plan::{Browser, OwaAction, OwaPage, Step, LOGON_RESOURCES};
+use super::plan::{Browser, OwaAction, OwaPage, Step};
 use super::Clock;
-use crate::exchange::{BUILD, DOMAIN, HOST, PASSWORD};
+use crate::exchange::{BUILD, DOMAIN, HOST, LOGON_RESOURCES, PASSWORD};
 use crate::http::url_encode;
 
 const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko";

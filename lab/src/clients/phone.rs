@@ -4,17 +4,14 @@
 
 use super::link::{Link, Request};
 use super::net::Dialer;
-use super::plan::{Phone, PhoneKind};
+use super::plan::Phone;
 use super::Clock;
-use crate::eas;
+use crate::eas::{self, PhoneKind, POLICY_KEY};
 use crate::exchange::basic_authorization;
-
-/// The policy key a provisioned device sends (Provision itself goes without).
-const POLICY_KEY: u32 = 3_942_919_513;
 
 pub fn run(plan: &Phone, dialer: &Dialer, clock: &Clock) -> String {
     clock.sleep_until(plan.start);
-    let device_id = device_id(plan);
+    let device_id = plan.kind.device_id_text(&plan.device_id);
     let mut link = Link::new(dialer, plan.networks[0], None);
     let mut network = 0;
     let mut failure = String::new();
@@ -40,25 +37,12 @@ pub fn run(plan: &Phone, dialer: &Dialer, clock: &Clock) -> String {
     )
 }
 
-/// iPhones and Android phones use printable IDs; Windows Phone sends a binary one (hex here).
-fn device_id(plan: &Phone) -> String {
-    let hex: String = plan
-        .device_id
-        .iter()
-        .map(|byte| format!("{byte:02X}"))
-        .collect();
-    match plan.kind {
-        PhoneKind::IPhone => format!("Appl{}", &hex[..12]),
-        PhoneKind::Android => format!("androidc{}", hex.to_ascii_lowercase()),
-        PhoneKind::WindowsPhone => hex,
-    }
-}
-
 fn request(plan: &Phone, device_id: &str, command: &str) -> Request {
-    let (device_type, user_agent) = match plan.kind {
-        PhoneKind::IPhone => ("iPhone", "Apple-iPhone5C2/1102.55400001"),
-        PhoneKind::Android => ("Android", "Android-SAMSUNG-GT-I9505/101.403"),
-        PhoneKind::WindowsPhone => ("WP", "MSFT-WP/7.10.8107"),
+    let device_type = plan.kind.device_type();
+    let user_agent = match plan.kind {
+        PhoneKind::IPhone => "Apple-iPhone5C2/1102.55400001",
+        PhoneKind::Android => "Android-SAMSUNG-GT-I9505/101.403",
+        PhoneKind::WindowsPhone => "MSFT-WP/7.10.8107",
     };
     let policy_key = (command != "Provision").then_some(POLICY_KEY);
     let request = if command == "Options" {
@@ -83,7 +67,7 @@ fn request(plan: &Phone, device_id: &str, command: &str) -> Request {
         Request::post(
             &target,
             "application/vnd.ms-sync.wbxml",
-            wbxml_request(command),
+            eas::wbxml_request(command),
         )
     };
     let request = request
@@ -97,32 +81,6 @@ fn request(plan: &Phone, device_id: &str, command: &str) -> Request {
             .header("X-MS-PolicyKey", &key.to_string()),
         (_, None) => request.header("MS-ASProtocolVersion", "14.1"),
     }
-}
-
-/// A minimal WBXML request body: `<Root><SyncKey>0</SyncKey></Root>` in the command's page.
-fn wbxml_request(command: &str) -> Vec<u8> {
-    // (code page, root tag, first child tag) from [MS-ASWBXML].
-    let (page, root, child) = match command {
-        "FolderSync" => (7, 0x16, 0x12),
-        "Ping" => (13, 0x05, 0x08),
-        "Provision" => (14, 0x05, 0x06),
-        _ => (0, 0x05, 0x0B),
-    };
-    vec![
-        0x03,
-        0x01,
-        0x6A,
-        0x00,
-        0x00,
-        page,
-        root | 0x40,
-        child | 0x40,
-        0x03,
-        b'0',
-        0x00,
-        0x01,
-        0x01,
-    ]
 }
 
 #[cfg(test)]
@@ -148,7 +106,7 @@ mod tests {
     #[test]
     fn plain_form_request() {
         let plan = phone(PhoneKind::IPhone);
-        let id = device_id(&plan);
+        let id = plan.kind.device_id_text(&plan.device_id);
         assert_eq!(id, "ApplABABABABABAB");
         let sync = text(&request(&plan, &id, "Sync"));
         assert!(sync.starts_with("POST /Microsoft-Server-ActiveSync?Cmd=Sync&User=user2&DeviceId=ApplABABABABABAB&DeviceType=iPhone HTTP/1.1\r\n"));
@@ -162,7 +120,7 @@ mod tests {
     #[test]
     fn windows_phone_uses_the_base64_form() {
         let plan = phone(PhoneKind::WindowsPhone);
-        let id = device_id(&plan);
+        let id = plan.kind.device_id_text(&plan.device_id);
         let ping = text(&request(&plan, &id, "Ping"));
         let target = ping.split(' ').nth(1).unwrap();
         let query = target

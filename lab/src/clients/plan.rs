@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::net::Transport;
+use crate::eas::PhoneKind;
 use crate::exchange::account;
 use crate::rng::Rng;
 
@@ -74,14 +75,6 @@ pub struct Browser {
     /// One action list per parallel keep-alive connection.
     pub connections: Vec<Vec<Step<OwaAction>>>,
     pub logs_off: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PhoneKind {
-    IPhone,
-    Android,
-    /// Windows Phone: the base64 query form.
-    WindowsPhone,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,12 +222,6 @@ fn desktop_of(user: u32) -> Ipv4Addr {
     }
 }
 
-/// The logon page's images, which the browser fetches (pipelined) before posting the form.
-pub const LOGON_RESOURCES: [&str; 3] = [
-    "themes/resources/lgntopl.gif",
-    "themes/resources/lgnbotl.gif",
-    "themes/resources/logon.css",
-];
 const APP_RESOURCES: [&str; 6] = [
     "scripts/premium/uglobal.js",
     "scripts/premium/uview.js",

@@ -190,9 +190,8 @@ fn handshake_turns(handshake: Handshake) -> VecDeque<Turn> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::frame::{Addresses, Path, ACK, FIN, RST, SYN};
+    use crate::generate::frame::{test_path, ACK, FIN, RST, SYN};
     use crate::generate::tcp::{Impairments, Link};
-    use std::net::Ipv4Addr;
 
     /// Two turns: a 3000-byte request answered by 100 000 bytes, then a server push.
     struct Fixed {
@@ -210,19 +209,7 @@ mod tests {
     }
 
     fn connection(close: Close, handshake: Option<Handshake>) -> Connection {
-        let path = Path {
-            client_mac: [2, 0, 0, 0, 0, 1],
-            server_mac: [2, 0, 0, 0, 0, 2],
-            vlan: None,
-            addresses: Addresses::new(
-                Ipv4Addr::new(10, 1, 0, 1).into(),
-                Ipv4Addr::new(10, 2, 0, 1).into(),
-            )
-            .unwrap(),
-            client_port: 50_000,
-            server_port: 443,
-            client_ttl: 120,
-        };
+        let path = test_path(443);
         let link = Link {
             rtt: 20 * MILLISECOND,
             client_rate_bps: 50_000_000,

@@ -56,6 +56,25 @@ pub struct Path {
     pub client_ttl: u8,
 }
 
+/// A client at 10.1.0.1:50000 talking IPv4 to 10.2.0.1 on `server_port`: the path of the
+/// TCP and connection tests.
+#[cfg(test)]
+pub fn test_path(server_port: u16) -> Path {
+    Path {
+        client_mac: [2, 0, 0, 0, 0, 1],
+        server_mac: [2, 0, 0, 0, 0, 2],
+        vlan: None,
+        addresses: Addresses::new(
+            std::net::Ipv4Addr::new(10, 1, 0, 1).into(),
+            std::net::Ipv4Addr::new(10, 2, 0, 1).into(),
+        )
+        .expect("both addresses are IPv4"),
+        client_port: 50_000,
+        server_port,
+        client_ttl: 120,
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct TcpHeader<'a> {
     pub seq: u32,

@@ -3,28 +3,17 @@
 //! no cookies kept; a new device provisions itself first; then syncs and hanging Pings that the
 //! server holds for the heartbeat — sometimes longer than an analyzer's idle timeout.
 
-use std::fmt::Write;
-
 use super::farm::iis_response;
 use super::message::{Body, Head};
 use super::outbox::{Content, Piece};
 use super::script::{Close, Script, Turn};
 use super::time::{Nanos, MILLISECOND, SECOND};
-use crate::eas;
+use crate::eas::{self, PhoneKind, POLICY_KEY};
 use crate::exchange::{basic_authorization, HOST};
 use crate::rng::Rng;
 
-/// The policy key of a provisioned device (Provision itself goes without).
-const POLICY_KEY: u32 = 3_942_919_513;
 const PROTOCOL_VERSIONS: &str = "2.0,2.1,2.5,12.0,12.1,14.0,14.1";
 const PROTOCOL_COMMANDS: &str = "Sync,SendMail,SmartForward,SmartReply,GetAttachment,FolderSync,FolderCreate,FolderDelete,FolderUpdate,MoveItems,GetItemEstimate,MeetingResponse,Search,Settings,Ping,ItemOperations,Provision,ResolveRecipients,ValidateCert";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PhoneKind {
-    IPhone,
-    Android,
-    WindowsPhone,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Phone {
@@ -34,25 +23,11 @@ pub struct Phone {
 }
 
 impl Phone {
-    /// iPhones and Android phones send printable IDs; Windows Phone a binary one (hex in the
-    /// plain form).
-    fn device_id_text(&self) -> String {
-        let mut hex = String::with_capacity(16);
-        for byte in self.device_id {
-            let _ = write!(hex, "{byte:02X}");
-        }
+    fn user_agent(&self) -> &'static str {
         match self.kind {
-            PhoneKind::IPhone => format!("Appl{}", &hex[..12]),
-            PhoneKind::Android => format!("androidc{}", hex.to_ascii_lowercase()),
-            PhoneKind::WindowsPhone => hex,
-        }
-    }
-
-    fn device_type_and_agent(&self) -> (&'static str, &'static str) {
-        match self.kind {
-            PhoneKind::IPhone => ("iPhone", "Apple-iPhone5C2/1102.55400001"),
-            PhoneKind::Android => ("Android", "Android-SAMSUNG-GT-I9505/101.403"),
-            PhoneKind::WindowsPhone => ("WP", "MSFT-WP/8.0.10521"),
+            PhoneKind::IPhone => "Apple-iPhone5C2/1102.55400001",
+            PhoneKind::Android => "Android-SAMSUNG-GT-I9505/101.403",
+            PhoneKind::WindowsPhone => "MSFT-WP/8.0.10521",
         }
     }
 }
@@ -120,7 +95,8 @@ impl ActiveSyncConnection {
     }
 
     fn request(&self, command: Command, rng: &mut Rng) -> Vec<Piece> {
-        let (device_type, user_agent) = self.phone.device_type_and_agent();
+        let device_type = self.phone.kind.device_type();
+        let user_agent = self.phone.user_agent();
         let policy_key = (command != Command::Provision).then_some(POLICY_KEY);
         let base64_form = self.phone.kind == PhoneKind::WindowsPhone;
         let target = match (command, base64_form) {
@@ -139,7 +115,7 @@ impl ActiveSyncConnection {
                 let query = eas::plain_query(
                     command.name(),
                     &self.phone.user,
-                    &self.phone.device_id_text(),
+                    &self.phone.kind.device_id_text(&self.phone.device_id),
                     device_type,
                 );
                 format!("/Microsoft-Server-ActiveSync?{query}")
@@ -245,16 +221,8 @@ impl Script for ActiveSyncConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::outbox::Outbox;
+    use crate::generate::outbox::pieces_text;
     use crate::generate::time::CAPTURE_START;
-
-    fn text(pieces: Vec<Piece>) -> String {
-        let mut outbox = Outbox::default();
-        outbox.extend(pieces);
-        let mut out = Vec::new();
-        while outbox.take(1 << 20, &mut out) > 0 {}
-        String::from_utf8_lossy(&out).into_owned()
-    }
 
     fn phone(kind: PhoneKind) -> Phone {
         Phone {
@@ -271,7 +239,10 @@ mod tests {
         let turns: Vec<(Turn, String, String)> =
             std::iter::from_fn(|| connection.next_turn(CAPTURE_START, &mut rng))
                 .map(|turn| {
-                    let (client, server) = (text(turn.client.clone()), text(turn.server.clone()));
+                    let (client, server) = (
+                        pieces_text(turn.client.clone()),
+                        pieces_text(turn.server.clone()),
+                    );
                     (turn, client, server)
                 })
                 .collect();
@@ -310,16 +281,12 @@ mod tests {
         let mut rng = Rng::new(4);
         let connection =
             ActiveSyncConnection::new(phone(PhoneKind::WindowsPhone), 0, false, &mut rng);
-        let request = text(connection.request(Command::Sync, &mut rng));
+        let request = pieces_text(connection.request(Command::Sync, &mut rng));
         let target = request.split(' ').nth(1).unwrap();
         let query = target
             .strip_prefix("/Microsoft-Server-ActiveSync?")
             .unwrap();
         assert_eq!(eas::command(query).as_deref(), Some("Sync"));
         assert!(!request.contains("MS-ASProtocolVersion"));
-        assert_eq!(
-            phone(PhoneKind::Android).device_id_text(),
-            "androidcabcdef0102030405"
-        );
     }
 }

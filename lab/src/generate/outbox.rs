@@ -122,6 +122,16 @@ impl Outbox {
     }
 }
 
+/// The pieces' bytes as text: how tests read the HTTP the scripts write.
+#[cfg(test)]
+pub fn pieces_text(pieces: Vec<Piece>) -> String {
+    let mut outbox = Outbox::default();
+    outbox.extend(pieces);
+    let mut out = Vec::new();
+    while outbox.take(1 << 20, &mut out) > 0 {}
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Appends `count` bytes of `pattern` repeated forever, from `offset` on.
 fn copy_cycled(pattern: &[u8], offset: u64, count: usize, out: &mut Vec<u8>) {
     let mut position = (offset % pattern.len() as u64) as usize;

@@ -18,17 +18,12 @@ use super::outbox::{Content, Piece};
 use super::script::{Close, Script, Turn};
 use super::time::{Nanos, MILLISECOND, SECOND};
 use crate::base64;
-use crate::exchange::{BUILD, DOMAIN, HOST, PASSWORD};
+use crate::exchange::{BUILD, DOMAIN, EXPIRED, HOST, LOGON_COOKIES, LOGON_RESOURCES, PASSWORD};
 use crate::http::url_encode;
 use crate::rng::{fnv1a, Rng};
 use crate::token::Ticket;
 
 const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko";
-const LOGON_IMAGES: [&str; 3] = [
-    "themes/resources/lgntopl.gif",
-    "themes/resources/lgnbotl.gif",
-    "themes/resources/logon.css",
-];
 const APP_RESOURCES: [&str; 6] = [
     "scripts/premium/uglobal.js",
     "scripts/premium/uview.js",
@@ -39,19 +34,8 @@ const APP_RESOURCES: [&str; 6] = [
 ];
 /// Requests the balancer sends to another CAS than the session's, per million.
 const MISROUTED_PER_MILLION: u64 = 3_000;
-const EXPIRED: &str = "expires=Thu, 01-Jan-1970 00:00:00 GMT";
 /// When the build's static files were made.
 const LAST_MODIFIED: &str = "Tue, 05 Feb 2013 10:21:33 GMT";
-/// The session cookies a logoff expires.
-const LOGON_COOKIES: [&str; 7] = [
-    "cadata",
-    "cadataIV",
-    "cadataKey",
-    "cadataSig",
-    "cadataTTL",
-    "sessionid",
-    "UserContext",
-];
 
 /// One logon of one user, shared by the connections of that browser session.
 #[derive(Debug)]
@@ -213,7 +197,7 @@ impl OwaConnection {
         match step {
             Step::Bookmark => self.bookmark(now),
             Step::LogonForm => self.logon_form(now, rng),
-            Step::LogonImages => self.resources(now, rng, "/owa/auth", &LOGON_IMAGES),
+            Step::LogonImages => self.resources(now, rng, "/owa/auth", &LOGON_RESOURCES),
             Step::Logon => self.post_logon(now, rng),
             Step::MainPage => self.main_page(now, rng),
             Step::AppResources => {
@@ -672,7 +656,7 @@ pub fn ticket_for(user: &str, cas: usize, serial: u32) -> Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::outbox::Outbox;
+    use crate::generate::outbox::pieces_text;
     use crate::generate::time::CAPTURE_START;
 
     fn session(has_lb_cookie: bool) -> Rc<OwaSession> {
@@ -685,17 +669,9 @@ mod tests {
         })
     }
 
-    fn text(pieces: Vec<Piece>) -> String {
-        let mut outbox = Outbox::default();
-        outbox.extend(pieces);
-        let mut out = Vec::new();
-        while outbox.take(1 << 20, &mut out) > 0 {}
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
     fn turns(connection: &mut OwaConnection, rng: &mut Rng) -> Vec<(String, String)> {
         std::iter::from_fn(|| connection.next_turn(CAPTURE_START, rng))
-            .map(|turn| (text(turn.client), text(turn.server)))
+            .map(|turn| (pieces_text(turn.client), pieces_text(turn.server)))
             .collect()
     }
 

@@ -15,10 +15,11 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::farm::{cas_by_source, BALANCER_MAC, BALANCER_SELF, ROUTER_MAC};
-use super::mobile::{Phone, PhoneKind};
+use super::mobile::Phone;
 use super::tcp::{Impairments, Link};
 use super::time::{Nanos, MICROSECOND, MILLISECOND};
 use super::tls::SessionId;
+use crate::eas::PhoneKind;
 use crate::exchange::account;
 use crate::rng::Rng;
 

@@ -159,16 +159,8 @@ impl Script for HealthProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::outbox::Outbox;
+    use crate::generate::outbox::pieces_text;
     use crate::generate::time::CAPTURE_START;
-
-    fn text(pieces: Vec<Piece>) -> String {
-        let mut outbox = Outbox::default();
-        outbox.extend(pieces);
-        let mut out = Vec::new();
-        while outbox.take(1 << 20, &mut out) > 0 {}
-        String::from_utf8_lossy(&out).into_owned()
-    }
 
     #[test]
     fn ews_returns_the_cookie_it_was_given() {
@@ -176,7 +168,7 @@ mod tests {
         let mut connection = EwsConnection::new("user3".into(), 0, &mut rng);
         let turns: Vec<(String, String)> =
             std::iter::from_fn(|| connection.next_turn(CAPTURE_START, &mut rng))
-                .map(|turn| (text(turn.client), text(turn.server)))
+                .map(|turn| (pieces_text(turn.client), pieces_text(turn.server)))
                 .collect();
         assert!(turns.len() >= 2);
         let value = format!("{:016x}", fnv1a(b"user3"));
@@ -201,10 +193,10 @@ mod tests {
         let mut probe = HealthProbe::new(1);
         let turn = probe.next_turn(CAPTURE_START, &mut rng).unwrap();
         assert_eq!(
-            text(turn.client),
+            pieces_text(turn.client),
             "GET /owa/healthcheck.htm HTTP/1.1\r\nHost: cas02.contoso.test\r\nConnection: Close\r\n\r\n"
         );
-        let response = text(turn.server);
+        let response = pieces_text(turn.server);
         assert!(response.contains("X-FEServer: CAS02\r\nX-Powered-By"));
         assert!(response.ends_with(
             "Connection: close\r\nContent-Length: 34\r\n\r\n200 OK<br/>CAS02.contoso.test<br/>"

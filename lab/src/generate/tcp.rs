@@ -308,8 +308,7 @@ impl TcpFlow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::frame::Addresses;
-    use std::net::Ipv4Addr;
+    use crate::generate::frame::test_path;
 
     /// One decoded packet: (time, from client, seq, ack, flags, payload length).
     type Seen = (Nanos, bool, u32, u32, u8, usize);
@@ -317,19 +316,7 @@ mod tests {
     const RTT: Nanos = 10 * MILLISECOND;
 
     fn flow(impairments: Impairments) -> TcpFlow {
-        let path = Path {
-            client_mac: [2, 0, 0, 0, 0, 1],
-            server_mac: [2, 0, 0, 0, 0, 2],
-            vlan: None,
-            addresses: Addresses::new(
-                Ipv4Addr::new(10, 1, 0, 1).into(),
-                Ipv4Addr::new(10, 2, 0, 1).into(),
-            )
-            .unwrap(),
-            client_port: 50_000,
-            server_port: 80,
-            client_ttl: 120,
-        };
+        let path = test_path(80);
         let link = Link {
             rtt: RTT,
             client_rate_bps: 100_000_000,
