@@ -23,6 +23,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod evidence;
+pub mod fingerprint;
 pub mod http;
 pub mod pipeline;
 pub mod reassembly;

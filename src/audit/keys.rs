@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use crate::evidence::{ExchangeApp, TransactionEvidence, EXCHANGE_COOKIES};
-use crate::report::tables::digest;
+use crate::fingerprint::token_digest as digest;
 use crate::tls::TlsRecord;
 
 /// The kinds of persistence key, as `--keys` names them.

@@ -331,7 +331,7 @@ fn logon_post_joins_the_session_its_response_created() {
     assert_ne!(logon, sink.attribution("/owa/").session_ref);
     let session = sink.session(logon);
     assert_eq!((session.key_kind, session.transactions, session.user.as_deref()), ("cadata", 2, Some("user4")));
-    assert_eq!(session.key, crate::report::tables::digest("\"NEW\"".trim_matches('"')));
+    assert_eq!(session.key, crate::fingerprint::token_digest("\"NEW\"".trim_matches('"')));
     assert_eq!(sink.session(sink.attribution("/owa/").session_ref).key_kind, "source");
 }
 

@@ -343,7 +343,8 @@ pub(crate) mod tests {
         assert_eq!(asm.buffered_cost(), 0);
     }
 
-    fn permutations(n: usize) -> Vec<Vec<usize>> {
+    /// Every order of `0..n`.
+    pub(crate) fn permutations(n: usize) -> Vec<Vec<usize>> {
         if n == 0 {
             return vec![vec![]];
         }

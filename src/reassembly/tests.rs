@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::assembler::tests::XorShift;
+use super::assembler::tests::{permutations, XorShift};
 use super::*;
 use crate::decode::{TcpFlags, TcpSegment};
 
@@ -252,21 +252,6 @@ fn in_order_exchange_with_fin_both_ways() {
             late_segments: 1
         }
     );
-}
-
-fn permutations(n: usize) -> Vec<Vec<usize>> {
-    if n == 0 {
-        return vec![vec![]];
-    }
-    let mut all = Vec::new();
-    for rest in permutations(n - 1) {
-        for at in 0..=rest.len() {
-            let mut p = rest.clone();
-            p.insert(at, n - 1);
-            all.push(p);
-        }
-    }
-    all
 }
 
 #[test]

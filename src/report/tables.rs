@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::table::{col, ColumnSpec, ColumnType::*, TableError, TableSpec, TableWriter, Value};
 use crate::anomaly::Anomaly;
+use crate::fingerprint::token_digest;
 use crate::audit::{
     Attribution, AuditSink, ClientRow, MoveRow, OaPairRow, ServerRow, SessionRow, TlsRow, TransactionRow,
 };
@@ -408,13 +409,6 @@ pub struct ConnectionApp {
     pub anomalies: u64,
 }
 
-/// First 12 hex digits of the SHA-256 of a secret value: enough to tell values apart, useless
-/// to replay.
-pub fn digest(value: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(value.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
-
 /// The open tables of one report folder.
 pub struct Tables {
     connections: TableWriter,
@@ -491,7 +485,7 @@ impl Tables {
         let response = tx.response.as_ref();
         let lb = ev.lb_cookie.as_ref();
         let lb_set = ev.lb_cookie_set.as_ref().map(|c| format!("{}={}", c.name, c.value));
-        let cookies: Vec<Option<String>> = (0..EXCHANGE_COOKIES.len()).map(|i| ev.exchange_cookie(i).map(digest)).collect();
+        let cookies: Vec<Option<String>> = (0..EXCHANGE_COOKIES.len()).map(|i| ev.exchange_cookie(i).map(token_digest)).collect();
         let keys = key_values(meta, &mut self.ids);
         let mut row = concat_values(
             keys,

@@ -7,7 +7,6 @@
 
 use std::fmt::Write;
 
-use sha2::{Digest, Sha256};
 use tls_parser::nom::multi::length_data;
 use tls_parser::nom::number::complete::be_u16;
 use tls_parser::{
@@ -21,6 +20,8 @@ use x509_parser::objects::{oid2abbrev, oid_registry};
 use x509_parser::x509::X509Name;
 
 use super::AnomalyLog;
+pub(super) use crate::fingerprint::hex;
+use crate::fingerprint::sha256_prefix_hex;
 
 /// The extensions the report reads.
 const USED_EXTENSIONS: [TlsExtensionType; 6] = [
@@ -167,7 +168,7 @@ pub(super) fn server_certificate(body: &[u8], log: &mut AnomalyLog) -> Option<Ce
             None
         }
     };
-    Some(CertificateFacts { subject, sha256: hex(&Sha256::digest(der)) })
+    Some(CertificateFacts { subject, sha256: sha256_prefix_hex(der, 32) })
 }
 
 /// `level:description`, like `fatal:handshake_failure`.
@@ -220,20 +221,9 @@ pub(super) fn cipher_name(id: u16) -> String {
     TlsCipherSuite::from_id(id).map_or_else(|| format!("unknown-{id}"), |suite| suite.name.to_owned())
 }
 
-/// Lowercase hex.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
-}
-
 /// Hex of the first 16 bytes of SHA-256: links equal secrets without writing them.
 pub(super) fn short_hash(secret: &[u8]) -> String {
-    let digest = Sha256::digest(secret);
-    hex(digest.get(..SHORT_HASH_LEN).unwrap_or_default())
+    sha256_prefix_hex(secret, SHORT_HASH_LEN)
 }
 
 /// Bytes behind a two-byte length.
@@ -445,9 +435,7 @@ mod tests {
     }
 
     #[test]
-    fn hex_and_short_hash() {
-        assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
-        assert_eq!(hex(&[]), "");
+    fn short_hash_is_a_sha256_prefix() {
         // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
         assert_eq!(short_hash(b"abc"), "ba7816bf8f01cfea414140de5dae2223");
     }
