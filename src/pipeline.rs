@@ -302,7 +302,7 @@ impl StreamHandler for Dissector {
     }
 
     fn gap(&mut self, state: &mut ConnState, meta: &ConnMeta, dir: Direction, ts: Timestamp, len: u64) {
-        self.anomalies.push(Anomaly::new(ts, "content_gap", format!("{len} bytes missing from the {} stream", side(dir))));
+        self.anomalies.push(Anomaly::new(ts, "content_gap", format!("{len} bytes missing from the {} stream", dir.sender())));
         // The bytes held for detection end at the gap: decide with what there is.
         if matches!(&state.protocol, Protocol::Undecided { held, .. } if !held.is_empty()) {
             self.settle(state, meta, None, true);
@@ -345,9 +345,3 @@ impl StreamHandler for Dissector {
     }
 }
 
-fn side(dir: Direction) -> &'static str {
-    match dir {
-        Direction::ToServer => "client",
-        Direction::ToClient => "server",
-    }
-}

@@ -49,6 +49,14 @@ impl Direction {
             Direction::ToClient => Direction::ToServer,
         }
     }
+
+    /// The side that sends this way: `client` or `server`, as reports and anomalies name it.
+    pub fn sender(self) -> &'static str {
+        match self {
+            Direction::ToServer => "client",
+            Direction::ToClient => "server",
+        }
+    }
 }
 
 /// Stable connection id shared by every report table (like Zeek's `uid`): a hash of the

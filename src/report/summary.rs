@@ -75,6 +75,7 @@ impl IngestSummary {
         writeln!(out, "\n## Decoding\n")?;
         writeln!(out, "- TCP segments: {}", d.tcp_segments)?;
         writeln!(out, "- IPv4 fragments: {} ({} datagrams reassembled)", d.ipv4_fragments, d.ipv4_reassembled)?;
+        writeln!(out, "- IPv6 fragments: {} ({} datagrams reassembled)", d.ipv6_fragments, d.ipv6_reassembled)?;
         if d.skipped.is_empty() {
             writeln!(out, "- skipped: nothing")?;
         } else {

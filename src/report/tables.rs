@@ -392,14 +392,6 @@ fn end_name(end: ConnEnd) -> &'static str {
     }
 }
 
-fn side_name(dir: Direction) -> &'static str {
-    match dir {
-        // The side that sends towards the server is the client.
-        Direction::ToServer => "client",
-        Direction::ToClient => "server",
-    }
-}
-
 /// What the application stages learned about a connection, for its row.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectionApp {
@@ -451,7 +443,7 @@ impl Tables {
                 Value::Str(app.service),
                 Value::Str(Some(start_name(rec.start))),
                 Value::Str(Some(end_name(rec.end))),
-                Value::Str(rec.closed_by.map(side_name)),
+                Value::Str(rec.closed_by.map(Direction::sender)),
                 Value::U64(Some(c.packets)),
                 Value::U64(Some(c.bytes)),
                 Value::U64(Some(c.ip_bytes)),

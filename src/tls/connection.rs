@@ -159,7 +159,7 @@ impl Session {
             (Direction::ToClient, TlsHandshakeType::Certificate) => self.server_certificate(body, log),
             (Direction::ToClient, TlsHandshakeType::NewSessionTicket) => self.new_session_ticket(body, log),
             (Direction::ToClient, TlsHandshakeType::ClientHello) | (Direction::ToServer, TlsHandshakeType::ServerHello) => {
-                log.push("tls_unexpected_handshake", format!("{msg_type:?} sent by the {}", side_name(dir)));
+                log.push("tls_unexpected_handshake", format!("{msg_type:?} sent by the {}", dir.sender()));
             }
             _ => {}
         }
@@ -269,13 +269,6 @@ impl Session {
 /// server echoes.
 fn resumes_session_id(client: &Option<String>, server: &Option<String>) -> bool {
     matches!((client, server), (Some(c), Some(s)) if c == s && c.bytes().any(|b| b != b'0'))
-}
-
-fn side_name(dir: Direction) -> &'static str {
-    match dir {
-        Direction::ToServer => "client",
-        Direction::ToClient => "server",
-    }
 }
 
 /// Takes the records of one direction for the session.
