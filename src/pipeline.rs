@@ -207,10 +207,10 @@ impl Dissector {
         }
         for tx in std::mem::take(&mut self.transactions) {
             state.transactions += 1;
-            let evidence = self.extractor.extract(&tx);
-            for anomaly in &evidence.anomalies {
+            let mut evidence = self.extractor.extract(&tx);
+            for anomaly in std::mem::take(&mut evidence.anomalies) {
                 state.anomalies += 1;
-                self.record(Some(meta), anomaly.clone());
+                self.record(Some(meta), anomaly);
             }
             state.first_app.get_or_insert(evidence.app.as_str());
             state.probes += u64::from(evidence.app == ExchangeApp::HealthProbe);
@@ -260,6 +260,14 @@ impl Dissector {
         }
     }
 
+    /// The stream ends here (gap or close): a protocol still undecided is decided from the bytes
+    /// held, if any (a connection that carried nothing keeps no service).
+    fn settle_at_end(&mut self, state: &mut ConnState, meta: &ConnMeta) {
+        if matches!(&state.protocol, Protocol::Undecided { held, .. } if !held.is_empty()) {
+            self.settle(state, meta, None, true);
+        }
+    }
+
     fn parse(&mut self, state: &mut ConnState, dir: Direction, ts: Timestamp, bytes: &[u8]) {
         match &mut state.protocol {
             Protocol::Http(http) => http.data(dir, ts, bytes, &mut self.transactions, &mut self.anomalies),
@@ -303,10 +311,7 @@ impl StreamHandler for Dissector {
 
     fn gap(&mut self, state: &mut ConnState, meta: &ConnMeta, dir: Direction, ts: Timestamp, len: u64) {
         self.anomalies.push(Anomaly::new(ts, "content_gap", format!("{len} bytes missing from the {} stream", dir.sender())));
-        // The bytes held for detection end at the gap: decide with what there is.
-        if matches!(&state.protocol, Protocol::Undecided { held, .. } if !held.is_empty()) {
-            self.settle(state, meta, None, true);
-        }
+        self.settle_at_end(state, meta);
         match &mut state.protocol {
             Protocol::Http(http) => http.gap(dir, ts, len, &mut self.transactions, &mut self.anomalies),
             Protocol::Tls(tls) => tls.gap(dir, ts, len, &mut self.anomalies),
@@ -317,9 +322,7 @@ impl StreamHandler for Dissector {
 
     fn close(&mut self, mut state: ConnState, record: &ConnectionRecord) {
         let meta = &record.meta;
-        if matches!(&state.protocol, Protocol::Undecided { held, .. } if !held.is_empty()) {
-            self.settle(&mut state, meta, None, true);
-        }
+        self.settle_at_end(&mut state, meta);
         let service = state.protocol.service();
         let mut http_mode = None;
         match std::mem::replace(&mut state.protocol, Protocol::Other) {
