@@ -4,6 +4,12 @@
 //! connections' state, the audit's sessions and stitch window, and one batch of report rows,
 //! whatever the capture's size. Transactions and TLS connections reach their tables through the
 //! audit, which adds their server and session; the audit's own tables are written at the end.
+//!
+//! With more than one thread, the audit and the report run on a thread of their own, fed by the
+//! dissector through [`handoff`] in capture order, and the report files are encoded on a third;
+//! every table is the same bytes as with one thread.
+
+mod handoff;
 
 use std::path::PathBuf;
 
@@ -17,6 +23,7 @@ use crate::reassembly::{ConnMeta, ConnectionRecord, ConnectionTable, Direction, 
 use crate::report::summary::{IngestSummary, ModeKey};
 use crate::report::table::TableError;
 use crate::report::tables::{ConnectionApp, Tables};
+use handoff::{ClosedConnection, Event, Handoff, Recorder};
 use crate::timestamp::Timestamp;
 use crate::tls::{self, TlsConnection};
 
@@ -32,6 +39,9 @@ pub struct AnalyzeOptions {
     pub audit: AuditConfig,
     /// Draw a progress bar on stderr (the caller decides: large capture, stderr a terminal).
     pub progress: bool,
+    /// Threads to use: 1 runs every stage on the caller's thread; 2 or more also run the audit
+    /// and report on a second thread and the report files' encoding on a third.
+    pub threads: usize,
 }
 
 /// Why an analysis could not produce its report.
@@ -43,6 +53,8 @@ pub enum AnalyzeError {
     Report(TableError),
     /// The output folder could not be created.
     OutDir(PathBuf, std::io::Error),
+    /// The operating system refused a thread.
+    Thread(std::io::Error),
 }
 
 impl std::fmt::Display for AnalyzeError {
@@ -51,6 +63,7 @@ impl std::fmt::Display for AnalyzeError {
             AnalyzeError::Capture(msg) => write!(f, "{msg}"),
             AnalyzeError::Report(e) => write!(f, "writing the report: {e}"),
             AnalyzeError::OutDir(dir, e) => write!(f, "{}: cannot create the output folder: {e}", dir.display()),
+            AnalyzeError::Thread(e) => write!(f, "cannot start a thread: {e}"),
         }
     }
 }
@@ -69,7 +82,9 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     let mut source = PacketSource::open(&opts.captures, opts.order).map_err(|e| AnalyzeError::Capture(e.to_string()))?;
     let progress = opts.progress.then(|| progress_bar(source.total_bytes()));
 
-    let dissector = Dissector::new(Tables::create(&opts.out_dir)?, opts);
+    let recorder = Recorder::new(Auditor::new(opts.audit.clone()), Tables::create(&opts.out_dir)?);
+    let handoff = if opts.threads > 1 { Handoff::threaded(recorder).map_err(AnalyzeError::Thread)? } else { Handoff::inline(recorder) };
+    let dissector = Dissector::new(handoff, opts);
     let mut connections = ConnectionTable::new(opts.reassembly.clone(), dissector);
     let mut decoder = Decoder::new();
     let mut packet = Packet::default();
@@ -84,7 +99,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
             if let Some(bar) = &progress {
                 bar.set_position(source.bytes_read());
             }
-            if connections.handler_mut().failed() {
+            if connections.handler_mut().handoff.failed() {
                 break;
             }
         }
@@ -97,12 +112,10 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     for issue in source.issues() {
         dissector.record(None, Anomaly::new(Timestamp::default(), "capture_damage", issue.to_string()));
     }
-    let Dissector { mut tables, auditor, error, mut summary, .. } = dissector;
-    if let Some(e) = error {
-        return Err(e.into());
-    }
-    summary.audit = Some(auditor.finish(&mut tables)?);
-    summary.tables = tables.finish()?;
+    let Dissector { handoff, mut summary, .. } = dissector;
+    let recorded = handoff.finish()?;
+    summary.audit = Some(recorded.audit);
+    summary.tables = recorded.tables;
     summary.capture = source.stats().clone();
     summary.capture_issues = source.issues().to_vec();
     summary.decode = decoder.stats().clone();
@@ -155,48 +168,32 @@ pub struct ConnState {
     first_app: Option<&'static str>,
 }
 
-/// The application stages behind the reassembler: protocol detection, HTTP, TLS, evidence, the
-/// audit, and the rows they produce.
+/// The application stages behind the reassembler: protocol detection, HTTP, TLS and evidence.
+/// What they find goes to the audit and the report through the hand-off.
 struct Dissector {
-    tables: Tables,
+    handoff: Handoff,
     http_config: HttpConfig,
     extractor: EvidenceExtractor,
-    auditor: Auditor,
     transactions: Vec<Transaction>,
     anomalies: Vec<Anomaly>,
     summary: IngestSummary,
-    /// First failure to write a row; the analysis stops at the next check.
-    error: Option<TableError>,
 }
 
 impl Dissector {
-    fn new(tables: Tables, opts: &AnalyzeOptions) -> Self {
+    fn new(handoff: Handoff, opts: &AnalyzeOptions) -> Self {
         Dissector {
-            tables,
+            handoff,
             http_config: opts.http.clone(),
             extractor: EvidenceExtractor::new(&opts.evidence),
-            auditor: Auditor::new(opts.audit.clone()),
             transactions: Vec::new(),
             anomalies: Vec::new(),
             summary: IngestSummary::default(),
-            error: None,
-        }
-    }
-
-    fn failed(&self) -> bool {
-        self.error.is_some()
-    }
-
-    fn keep_error(&mut self, result: Result<(), TableError>) {
-        if let (Err(e), None) = (result, &self.error) {
-            self.error = Some(e);
         }
     }
 
     fn record(&mut self, meta: Option<&ConnMeta>, anomaly: Anomaly) {
         *self.summary.anomalies.entry(anomaly.kind).or_default() += 1;
-        let result = self.tables.anomaly(meta, &anomaly);
-        self.keep_error(result);
+        self.handoff.send(Event::Anomaly(Box::new((meta.cloned(), anomaly))));
     }
 
     /// Writes the rows the parsers produced since the last call.
@@ -214,8 +211,7 @@ impl Dissector {
             }
             state.first_app.get_or_insert(evidence.app.as_str());
             state.probes += u64::from(evidence.app == ExchangeApp::HealthProbe);
-            let result = self.auditor.transaction(meta, tx, evidence, &mut self.tables);
-            self.keep_error(result);
+            self.handoff.send(Event::Transaction(Box::new((meta.clone(), tx, evidence))));
         }
     }
 
@@ -305,8 +301,7 @@ impl StreamHandler for Dissector {
         self.settle(state, meta, Some((dir, bytes)), false);
         self.parse(state, dir, ts, bytes);
         self.drain(state, meta);
-        let result = self.auditor.advance(ts, &mut self.tables);
-        self.keep_error(result);
+        self.handoff.advance(ts);
     }
 
     fn gap(&mut self, state: &mut ConnState, meta: &ConnMeta, dir: Direction, ts: Timestamp, len: u64) {
@@ -330,10 +325,7 @@ impl StreamHandler for Dissector {
                 http.finish(record.ts_last, &mut self.transactions, &mut self.anomalies);
                 http_mode = http.mode().map(|m| m.as_str());
             }
-            Protocol::Tls(tls) => {
-                let result = self.auditor.tls_connection(record, tls.finish(), &mut self.tables);
-                self.keep_error(result);
-            }
+            Protocol::Tls(tls) => self.handoff.send(Event::TlsConnection(Box::new((record.clone(), tls.finish())))),
             Protocol::Undecided { .. } | Protocol::Other => {}
         }
         self.drain(&mut state, meta);
@@ -341,10 +333,9 @@ impl StreamHandler for Dissector {
             let server = format!("{}:{}", meta.server_ip, meta.server_port);
             *self.summary.modes.entry(ModeKey { server, app: state.first_app.unwrap_or("other"), mode }).or_default() += 1;
         }
-        self.auditor.connection(record, state.transactions > 0 && state.probes == state.transactions);
         let app = ConnectionApp { service, http_mode, http_transactions: state.transactions, anomalies: state.anomalies };
-        let result = self.tables.connection(record, &app);
-        self.keep_error(result);
+        let probe_only = state.transactions > 0 && state.probes == state.transactions;
+        self.handoff.send(Event::Closed(Box::new(ClosedConnection { record: record.clone(), app, probe_only })));
     }
 }
 

@@ -67,6 +67,7 @@ pub fn options(captures: &[PathBuf], out_dir: &Path) -> AnalyzeOptions {
         evidence: Default::default(),
         audit: Default::default(),
         progress: false,
+        threads: 1,
     }
 }
 

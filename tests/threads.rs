@@ -1,0 +1,103 @@
+//! `analyze` with several threads writes the same bytes as with one: every table, CSV and
+//! Parquet, on every bundled sample and on a generated Exchange capture large enough to fill
+//! many batches between the threads.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use affinity_audit::pipeline::analyze;
+use common::{fresh_dir, options, sample};
+
+/// Analyses `captures` with `threads` threads; returns the report folder.
+fn report(tag: &str, captures: &[PathBuf], threads: usize) -> PathBuf {
+    let dir = fresh_dir(tag);
+    let mut opts = options(captures, &dir);
+    opts.threads = threads;
+    analyze(&opts).unwrap_or_else(|e| panic!("analyze {captures:?} with {threads} threads: {e}"));
+    dir
+}
+
+/// File names and bytes of a report folder, sorted by name.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("list the report folder")
+        .map(|entry| {
+            let path = entry.expect("read the report folder").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            (name, std::fs::read(&path).expect("read a report file"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn assert_same_reports(tag: &str, captures: &[PathBuf]) {
+    let single = files(&report(tag, captures, 1));
+    assert_eq!(single.len(), 18, "{tag}: nine tables, CSV and Parquet");
+    for threads in [2, 3] {
+        let multi = files(&report(tag, captures, threads));
+        let names = |files: &[(String, Vec<u8>)]| files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&single), names(&multi), "{tag}: same files with {threads} threads");
+        for ((name, one), (_, many)) in single.iter().zip(&multi) {
+            assert!(one == many, "{tag}: {name} differs between 1 and {threads} threads");
+        }
+    }
+}
+
+#[test]
+fn every_bundled_sample_gives_the_same_report_with_any_number_of_threads() {
+    let mut sets: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    for folder in ["basic", "tls"] {
+        for entry in std::fs::read_dir(sample(folder)).expect("list samples") {
+            let path = entry.expect("list samples").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            if name.contains(".pcap") {
+                sets.push((name, vec![path]));
+            }
+        }
+    }
+    for entry in std::fs::read_dir(sample("lab")).expect("list lab samples") {
+        let dir = entry.expect("list lab samples").path();
+        if dir.join("capture.pcap").is_file() {
+            let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            sets.push((format!("{name}-vip"), vec![dir.join("capture.pcap")]));
+            sets.push((format!("{name}-both-sides"), vec![dir.join("client-side.pcap"), dir.join("cas-side.pcap")]));
+        }
+    }
+    assert!(sets.len() > 25, "the samples are all there: {}", sets.len());
+    for (tag, captures) in &sets {
+        assert_same_reports(tag, captures);
+    }
+}
+
+/// The lab's generator, built into the target folder this test runs from.
+fn lab_generator() -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    // <target>/<profile>/deps/threads-<hash>
+    let profile_dir = exe.parent().and_then(Path::parent).expect("profile folder of the test binary");
+    let target_dir = profile_dir.parent().expect("target folder of the test binary");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "affinity-lab"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(common::project_root())
+        .status()
+        .expect("run cargo build -p affinity-lab");
+    assert!(status.success(), "cargo build -p affinity-lab: {status}");
+    target_dir.join("debug").join("affinity-lab")
+}
+
+#[test]
+fn a_generated_exchange_capture_gives_the_same_report_with_any_number_of_threads() {
+    let dir = fresh_dir("generated");
+    let capture = dir.join("exchange.pcapng");
+    let status = Command::new(lab_generator())
+        .args(["generate", "--out"])
+        .arg(&capture)
+        .args(["--size", "32MiB", "--seed", "7", "--clients", "3000", "--format", "pcapng"])
+        .status()
+        .expect("run affinity-lab generate");
+    assert!(status.success(), "affinity-lab generate: {status}");
+    assert_same_reports("generated", &[capture]);
+}
