@@ -1,26 +1,23 @@
-//! Opening one capture file: gzip detection, the file header, and the byte stream the pcap
-//! parser reads, instrumented for progress (bytes read from disk) and read errors (whose text
-//! pcap-parser does not keep).
+//! Opening one capture file: gzip detection, the file header, and the byte stream the reader
+//! reads, instrumented for progress (bytes read from disk).
 //!
-//! The parser's readers need the whole file header (pcap header or pcapng section header
-//! block) in their first `read`, and a gzip decoder may return fewer bytes than asked. So the
-//! header is read here, checked, and put back in front of the rest of the stream.
+//! A gzip decoder may return fewer bytes than asked, so the file header is read here until it
+//! is whole, checked, and handed to the reader with the rest of the stream.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use flate2::bufread::MultiGzDecoder;
 
 use super::pcapng;
-use super::reader::READ_BUFFER_LEN;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const PCAP_HEADER_LEN: usize = 24;
+pub(super) const PCAP_HEADER_LEN: usize = 24;
 const PCAPNG_SECTION_HEADER_MIN_LEN: usize = 28;
-/// Read size on the compressed file; plain files bypass it (the parser asks for more).
+/// Read size on the compressed file; plain files bypass it (the reader asks for more).
 const DISK_BUFFER_LEN: usize = 64 * 1024;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -29,11 +26,14 @@ pub(super) enum FileKind {
     PcapNg,
 }
 
-/// A capture stream positioned at its start, the file header already checked.
+/// A capture stream whose file header has been read and checked.
 pub(super) struct Input {
     pub(super) kind: FileKind,
+    /// The file header: pcap file header or pcapng section header block.
+    pub(super) header: Vec<u8>,
+    /// The rest of the (decompressed) file.
     pub(super) stream: Box<dyn Read + Send>,
-    pub(super) status: Arc<StreamStatus>,
+    pub(super) disk_bytes: Arc<DiskBytes>,
 }
 
 pub(super) enum Opened {
@@ -42,42 +42,30 @@ pub(super) enum Opened {
     Unusable(String),
 }
 
-/// What the stream of one file reports while the parser owns it.
+/// Bytes read from the file on disk (compressed bytes for gzip), counted while the reader owns
+/// the stream.
 #[derive(Debug, Default)]
-pub(super) struct StreamStatus {
-    disk_bytes: AtomicU64,
-    first_error: OnceLock<String>,
-}
+pub(super) struct DiskBytes(AtomicU64);
 
-impl StreamStatus {
-    /// Bytes read from the file on disk (compressed bytes for gzip).
-    pub(super) fn disk_bytes(&self) -> u64 {
-        self.disk_bytes.load(Ordering::Relaxed)
-    }
-
-    /// Text of the first read error (for example a corrupt or cut gzip stream).
-    pub(super) fn first_error(&self) -> Option<&str> {
-        self.first_error.get().map(String::as_str)
+impl DiskBytes {
+    pub(super) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
 /// Opens `path`. Only failing to open the file is an `Err`.
 pub(super) fn open(path: &Path) -> io::Result<Opened> {
-    let status = Arc::new(StreamStatus::default());
-    let file = CountDiskBytes { file: File::open(path)?, status: Arc::clone(&status) };
+    let disk_bytes = Arc::new(DiskBytes::default());
+    let file = CountDiskBytes { file: File::open(path)?, counter: Arc::clone(&disk_bytes) };
     let mut disk = BufReader::with_capacity(DISK_BUFFER_LEN, file);
     let is_gzip = match disk.fill_buf() {
         Ok(start) => start.starts_with(&GZIP_MAGIC),
         Err(e) => return Ok(Opened::Unusable(format!("read error: {e}"))),
     };
-    let decoded: Box<dyn Read + Send> =
+    let mut stream: Box<dyn Read + Send> =
         if is_gzip { Box::new(MultiGzDecoder::new(disk)) } else { Box::new(disk) };
-    let mut rest = KeepFirstError { inner: decoded, status: Arc::clone(&status) };
-    Ok(match read_file_header(&mut rest) {
-        Ok((kind, header)) => {
-            let stream = Box::new(Cursor::new(header).chain(rest));
-            Opened::Capture(Input { kind, stream, status })
-        }
+    Ok(match read_file_header(&mut stream) {
+        Ok((kind, header)) => Opened::Capture(Input { kind, header, stream, disk_bytes }),
         Err(why) => Opened::Unusable(why),
     })
 }
@@ -127,10 +115,6 @@ fn section_header_len(start: &[u8]) -> Result<usize, String> {
     if len < PCAPNG_SECTION_HEADER_MIN_LEN {
         return Err(format!("bad block length {len} for a section header block"));
     }
-    // The parser's reader wants the whole block in its first buffer.
-    if len > READ_BUFFER_LEN {
-        return Err(format!("section header block of {len} bytes is too large"));
-    }
     Ok(len)
 }
 
@@ -147,36 +131,14 @@ fn read_up_to(stream: &mut impl Read, buf: &mut Vec<u8>, len: usize) -> Result<(
 /// The file on disk, counting the bytes read from it.
 struct CountDiskBytes {
     file: File,
-    status: Arc<StreamStatus>,
+    counter: Arc<DiskBytes>,
 }
 
 impl Read for CountDiskBytes {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.file.read(buf)?;
         let n64 = u64::try_from(n).unwrap_or(u64::MAX);
-        self.status.disk_bytes.fetch_add(n64, Ordering::Relaxed);
+        self.counter.0.fetch_add(n64, Ordering::Relaxed);
         Ok(n)
-    }
-}
-
-/// The decoded stream, keeping the text of its first error and retrying interrupted reads
-/// (pcap-parser's readers turn any error into a bare `ReadError`).
-struct KeepFirstError {
-    inner: Box<dyn Read + Send>,
-    status: Arc<StreamStatus>,
-}
-
-impl Read for KeepFirstError {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.inner.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.status.first_error.get_or_init(|| e.to_string());
-                    return Err(e);
-                }
-                Ok(n) => return Ok(n),
-            }
-        }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Input: paths of classic pcap (both byte orders, µs and ns), pcapng (several sections and
 //! interfaces, per-interface link type and timestamp resolution) or a gzip of either.
-//! Output: [`Packet`]s in timestamp order (several files merged) or in the order given.
+//! Output: [`PacketRef`]s in timestamp order (several files merged) or in the order given.
 //! Damage in a file (truncated record, bad block length, not a capture, empty file) becomes a
 //! [`CaptureIssue`] naming the file and byte offset; the packets before it are still delivered
 //! and the remaining files are still read.
@@ -21,8 +21,11 @@
 //!   when the merge reaches their first packet, so `tcpdump -C` series stay cheap), a record
 //!   may be at most [`MAX_RECORD_LEN`] bytes, a pcapng section at most [`MAX_INTERFACES`]
 //!   interfaces.
+//! - Packets are not copied: a [`PacketRef`] borrows the bytes in the read buffer of its file,
+//!   which keeps them in place until the next call of [`PacketSource::next_packet`].
 //! - Nothing panics on any input.
 
+mod buffer;
 mod input;
 mod pcap;
 mod pcapng;
@@ -40,26 +43,15 @@ pub use pcapng::MAX_INTERFACES;
 pub use reader::{MAX_NOTES_PER_FILE, MAX_RECORD_LEN};
 pub use source::{CaptureError, PacketSource};
 
-/// One captured frame. Owned and reused by the reader: [`PacketSource::next_packet`] refills it.
-#[derive(Clone, Debug, Default)]
-pub struct Packet {
+/// One captured frame, borrowed from the reader until the next packet is asked for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PacketRef<'a> {
     pub ts: Timestamp,
     pub link_type: Linktype,
     /// Length of the frame on the wire; `data.len()` may be less (snap length). Never less than
     /// `data.len()`: a record claiming so is read as not truncated.
     pub orig_len: u32,
-    pub data: Vec<u8>,
-}
-
-impl Packet {
-    /// Refills the packet in place, reusing the allocation of `data`.
-    fn fill(&mut self, ts: Timestamp, link_type: Linktype, orig_len: u32, data: &[u8]) {
-        self.ts = ts;
-        self.link_type = link_type;
-        self.orig_len = orig_len.max(u32::try_from(data.len()).unwrap_or(u32::MAX));
-        self.data.clear();
-        self.data.extend_from_slice(data);
-    }
+    pub data: &'a [u8],
 }
 
 /// How several capture files are combined.
@@ -102,7 +94,7 @@ pub struct CaptureStats {
 }
 
 impl CaptureStats {
-    fn count(&mut self, pkt: &Packet) {
+    fn count(&mut self, pkt: &PacketRef<'_>) {
         let captured = u64::try_from(pkt.data.len()).unwrap_or(u64::MAX);
         self.packets = self.packets.saturating_add(1);
         self.captured_bytes = self.captured_bytes.saturating_add(captured);

@@ -1,10 +1,10 @@
 //! Classic pcap: the file header fixes byte order, timestamp unit and link type for every
 //! record.
 
-use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader};
+use pcap_parser::{Linktype, PcapHeader};
 
-use super::reader::{oversized_record, Outcome, MAX_RECORD_LEN};
-use super::{read_u32, Packet};
+use super::read_u32;
+use super::reader::{oversized_record, Outcome, RecordPacket, MAX_RECORD_LEN};
 use crate::timestamp::Timestamp;
 
 /// Record header: seconds, fraction, captured length, wire length.
@@ -39,10 +39,18 @@ impl PcapFormat {
         Ok(Some(len))
     }
 
-    pub(super) fn interpret(&self, record: &LegacyPcapBlock, pkt: &mut Packet) -> Outcome {
-        let fraction = i64::from(record.ts_usec).saturating_mul(self.nanos_per_fraction);
-        let ts = Timestamp::from_secs_nanos(i64::from(record.ts_sec), fraction);
-        pkt.fill(ts, self.link_type, record.origlen, record.data);
-        Outcome::Packet
+    /// Reads a whole record, as long as `record_len` said: its header is there, and its data
+    /// are the rest.
+    pub(super) fn interpret(&self, record: &[u8]) -> Result<Outcome, String> {
+        let field = |at| read_u32(record, at, self.big_endian);
+        let (Some(secs), Some(fraction), Some(orig_len)) = (field(0), field(4), field(12)) else {
+            return Err(format!("record shorter than its {RECORD_HEADER_LEN}-byte header"));
+        };
+        let ts = Timestamp::from_secs_nanos(
+            i64::from(secs),
+            i64::from(fraction).saturating_mul(self.nanos_per_fraction),
+        );
+        let data = RECORD_HEADER_LEN..record.len();
+        Ok(Outcome::Packet(RecordPacket::new(ts, self.link_type, orig_len, data)))
     }
 }

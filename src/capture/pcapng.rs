@@ -5,12 +5,15 @@
 //! the last timestamp seen in the file is used) and obsolete Packet Blocks. Every other block
 //! (name resolution, statistics, decryption secrets, custom, unknown) is skipped.
 
-use pcap_parser::pcapng::{Block, InterfaceDescriptionBlock, OptionCode, PcapNGOption};
+use pcap_parser::nom;
+use pcap_parser::pcapng::{
+    parse_block_be, parse_block_le, Block, InterfaceDescriptionBlock, OptionCode, PcapNGOption,
+};
 use pcap_parser::traits::PcapNGPacketBlock;
-use pcap_parser::{Linktype, SimplePacketBlock};
+use pcap_parser::{Linktype, PcapError, SimplePacketBlock};
 
 use super::reader::{oversized_record, Outcome, MAX_RECORD_LEN};
-use super::{read_u16, read_u32, Packet};
+use super::{read_u16, read_u32};
 use crate::timestamp::Timestamp;
 
 /// Interfaces kept per section; more is hostile input, not a capture setup.
@@ -50,6 +53,21 @@ pub(super) fn block_len(data: &[u8], section_big_endian: bool) -> Result<Option<
     Ok(Some(len))
 }
 
+/// The text of the parser's error on a block of `len` bytes, all of them there.
+fn parse_error(error: nom::Err<PcapError<&[u8]>>, len: usize) -> String {
+    match error {
+        nom::Err::Incomplete(_) => {
+            format!("inconsistent record: its content runs past its length {len}")
+        }
+        nom::Err::Error(e) | nom::Err::Failure(e) => match e {
+            PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+                format!("malformed record ({kind:?})")
+            }
+            other => format!("malformed record ({other})"),
+        },
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Section {
     big_endian: bool,
@@ -71,8 +89,18 @@ impl Section {
         block_len(data, self.big_endian)
     }
 
+    /// Reads a whole block, as long as `record_len` said.
+    pub(super) fn interpret(&mut self, record: &[u8]) -> Result<Outcome, String> {
+        let parse = if self.big_endian { parse_block_be } else { parse_block_le };
+        let (_, block) = parse(record).map_err(|e| parse_error(e, record.len()))?;
+        let outcome = self.interpret_block(&block, record);
+        // After the block: a section header block sets the byte order of its own trailer.
+        self.check_trailer(record)?;
+        Ok(outcome)
+    }
+
     /// Checks the trailing length of a parsed `block` (pcap-parser does not for every type).
-    pub(super) fn check_trailer(&self, block: &[u8]) -> Result<(), String> {
+    fn check_trailer(&self, block: &[u8]) -> Result<(), String> {
         let trailer =
             block.len().checked_sub(4).and_then(|at| read_u32(block, at, self.big_endian));
         match trailer {
@@ -82,7 +110,8 @@ impl Section {
         }
     }
 
-    pub(super) fn interpret(&mut self, block: &Block, pkt: &mut Packet) -> Outcome {
+    /// `record`: the block's bytes, where its packet data lie.
+    fn interpret_block(&mut self, block: &Block, record: &[u8]) -> Outcome {
         match block {
             Block::SectionHeader(shb) => {
                 self.big_endian = shb.big_endian();
@@ -92,11 +121,11 @@ impl Section {
             Block::InterfaceDescription(idb) => self.add_interface(idb),
             Block::EnhancedPacket(epb) => {
                 let ticks = ticks(epb.ts_high, epb.ts_low);
-                self.timestamped_packet(epb.if_id, ticks, epb.origlen, epb.packet_data(), pkt)
+                self.timestamped_packet(record, epb.if_id, ticks, epb.origlen, epb.packet_data())
             }
-            Block::SimplePacket(spb) => self.simple_packet(spb, pkt),
+            Block::SimplePacket(spb) => self.simple_packet(record, spb),
             Block::Unknown(b) if self.native(b.block_type) == OBSOLETE_PACKET_BLOCK => {
-                self.obsolete_packet(b.data, pkt)
+                self.obsolete_packet(record, b.data)
             }
             _ => Outcome::Nothing,
         }
@@ -129,22 +158,21 @@ impl Section {
 
     fn timestamped_packet(
         &mut self,
+        record: &[u8],
         if_id: u32,
         ticks: u64,
         orig_len: u32,
         data: &[u8],
-        pkt: &mut Packet,
     ) -> Outcome {
         let interface = usize::try_from(if_id).ok().and_then(|i| self.interfaces.get(i));
         let Some(interface) = interface else {
             return Outcome::Note(format!("packet on unknown interface {if_id} skipped"));
         };
         self.last_ts = interface.clock.timestamp(ticks);
-        pkt.fill(self.last_ts, interface.link_type, orig_len, data);
-        Outcome::Packet
+        Outcome::packet(record, self.last_ts, interface.link_type, orig_len, data)
     }
 
-    fn simple_packet(&mut self, spb: &SimplePacketBlock, pkt: &mut Packet) -> Outcome {
+    fn simple_packet(&mut self, record: &[u8], spb: &SimplePacketBlock) -> Outcome {
         let Some(interface) = self.interfaces.first() else {
             return Outcome::Note("simple packet block before any interface: skipped".to_string());
         };
@@ -152,12 +180,12 @@ impl Section {
         let data = spb.packet_data();
         let snaplen = usize::try_from(interface.snaplen).unwrap_or(usize::MAX);
         let captured = if snaplen == 0 { data.len() } else { data.len().min(snaplen) };
-        pkt.fill(self.last_ts, interface.link_type, spb.origlen, &data[..captured]);
-        Outcome::Packet
+        let data = &data[..captured];
+        Outcome::packet(record, self.last_ts, interface.link_type, spb.origlen, data)
     }
 
     /// `body`: the block between its length fields.
-    fn obsolete_packet(&mut self, body: &[u8], pkt: &mut Packet) -> Outcome {
+    fn obsolete_packet(&mut self, record: &[u8], body: &[u8]) -> Outcome {
         let be = self.big_endian;
         let fields = (
             read_u16(body, 0, be),
@@ -178,7 +206,8 @@ impl Section {
                 "packet block claims {caplen} captured bytes, more than it holds: skipped"
             ));
         };
-        self.timestamped_packet(u32::from(if_id), ticks(ts_high, ts_low), orig_len, data, pkt)
+        let ticks = ticks(ts_high, ts_low);
+        self.timestamped_packet(record, u32::from(if_id), ticks, orig_len, data)
     }
 }
 

@@ -1,45 +1,93 @@
-//! Reading the packets of one file with pcap-parser's streaming readers.
+//! Reading the packets of one file: records are cut from a [`ReadBuffer`] by the length in
+//! their header, and read whole (pcapng blocks by pcap-parser's block parsers).
 //!
 //! Invariants of the read loop:
-//! - Before each block, its length is read from its header (`record_len`) and checked against
-//!   [`MAX_RECORD_LEN`]. The read buffer grows (doubling) only when it is full of a record
-//!   that passed that check, so its size is at most twice the bytes actually there.
-//! - When the parser asks for more bytes although the buffer already holds the whole record
-//!   as claimed by its header, the record is inconsistent: damage, not a reason to read on.
-//!   So every refill either adds bytes or ends the file, and the loop terminates.
-//! - `consumed()` of the parser is the offset (in the decompressed stream) of the next record:
+//! - Before a record is parsed, its length is read from its header (`record_len`) and checked
+//!   against [`MAX_RECORD_LEN`]; then exactly that many bytes are read, and parsed. A parser
+//!   asking for more than that is damage, not a reason to read on: every step consumes a record
+//!   or ends the file, so the loop terminates.
+//! - The record holding the packet handed out stays at the start of the buffer, unconsumed,
+//!   until the next call: the packet is a view of it, never a copy.
+//! - `offset()` of the buffer is the offset (in the decompressed stream) of the next record:
 //!   every issue names the offset of the record it is about.
 
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+use pcap_parser::{parse_pcap_header, Linktype};
 
-use super::input::{self, FileKind, Input, Opened, StreamStatus};
+use super::buffer::ReadBuffer;
+use super::input::{self, DiskBytes, FileKind, Input, Opened, PCAP_HEADER_LEN};
 use super::pcap::PcapFormat;
 use super::pcapng::Section;
-use super::{CaptureIssue, Packet};
+use super::{CaptureIssue, PacketRef};
+use crate::timestamp::Timestamp;
 
 /// Largest record (pcap record or pcapng block) read; a larger claim is damage.
 pub const MAX_RECORD_LEN: usize = 256 * 1024 * 1024;
 /// Non-fatal issues listed per file; the fatal one that ends a file is always listed.
 pub const MAX_NOTES_PER_FILE: usize = 100;
-/// Initial read buffer per file; grows for larger records.
+/// Initial read buffer per file, and so the usual size of a read; grows for larger records.
 pub(super) const READ_BUFFER_LEN: usize = 256 * 1024;
 
 pub(super) fn oversized_record(len: usize) -> String {
     format!("record claims {len} bytes, more than the limit of {MAX_RECORD_LEN}")
 }
 
-/// What a block gave.
+/// A packet in a record: what the record says of it, and where its bytes are in the record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct RecordPacket {
+    ts: Timestamp,
+    link_type: Linktype,
+    orig_len: u32,
+    data: Range<usize>,
+}
+
+impl RecordPacket {
+    /// A wire length below the captured length is raised to it.
+    pub(super) fn new(
+        ts: Timestamp,
+        link_type: Linktype,
+        orig_len: u32,
+        data: Range<usize>,
+    ) -> Self {
+        let orig_len = orig_len.max(u32::try_from(data.len()).unwrap_or(u32::MAX));
+        RecordPacket { ts, link_type, orig_len, data }
+    }
+}
+
+/// What a record gave.
 pub(super) enum Outcome {
-    Packet,
-    /// A block without packet (section header, statistics, …).
+    Packet(RecordPacket),
+    /// A record without packet (section header, statistics, …).
     Nothing,
     /// No packet, and something to report; reading goes on.
     Note(String),
+}
+
+impl Outcome {
+    /// The packet `data`, which is a part of `record`.
+    pub(super) fn packet(
+        record: &[u8],
+        ts: Timestamp,
+        link_type: Linktype,
+        orig_len: u32,
+        data: &[u8],
+    ) -> Outcome {
+        match position_in(record, data) {
+            Some(range) => Outcome::Packet(RecordPacket::new(ts, link_type, orig_len, range)),
+            None => Outcome::Note("packet data outside its record: skipped".to_string()),
+        }
+    }
+}
+
+/// Where `part` lies in `whole`, if it is a part of it.
+fn position_in(whole: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = part.as_ptr().addr().checked_sub(whole.as_ptr().addr())?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some(start..end)
 }
 
 enum Format {
@@ -55,66 +103,38 @@ impl Format {
         }
     }
 
-    fn interpret(&mut self, block: &PcapBlockOwned, pkt: &mut Packet) -> Outcome {
-        match (self, block) {
-            (Format::Pcap(format), PcapBlockOwned::Legacy(record)) => format.interpret(record, pkt),
-            (Format::PcapNg(section), PcapBlockOwned::NG(block)) => section.interpret(block, pkt),
-            // The pcap header is consumed on opening; each reader yields only its own blocks.
-            _ => Outcome::Nothing,
-        }
-    }
-
-    /// Checks what the parser does not: the trailing length of pcapng blocks.
-    fn check_framing(&self, raw_block: &[u8]) -> Result<(), String> {
+    /// Reads a whole record; `Err` is damage.
+    fn interpret(&mut self, record: &[u8]) -> Result<Outcome, String> {
         match self {
-            Format::Pcap(_) => Ok(()),
-            Format::PcapNg(section) => section.check_trailer(raw_block),
-        }
-    }
-}
-
-/// Why the parser gave no block, without its borrow of the buffer.
-enum NoBlock {
-    EndOfFile,
-    NeedMoreData,
-    /// The stream ended inside a record.
-    EndOfStream,
-    Malformed(String),
-}
-
-impl From<PcapError<&[u8]>> for NoBlock {
-    fn from(e: PcapError<&[u8]>) -> Self {
-        match e {
-            PcapError::Eof => NoBlock::EndOfFile,
-            PcapError::Incomplete(_) | PcapError::BufferTooSmall => NoBlock::NeedMoreData,
-            PcapError::UnexpectedEof => NoBlock::EndOfStream,
-            // Not from `next`; only `refill` reads.
-            PcapError::ReadError => NoBlock::Malformed("read error".to_string()),
-            PcapError::HeaderNotRecognized => {
-                NoBlock::Malformed("header not recognized".to_string())
-            }
-            PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
-                NoBlock::Malformed(format!("malformed record ({kind:?})"))
-            }
+            Format::Pcap(format) => format.interpret(record),
+            Format::PcapNg(section) => section.interpret(record),
         }
     }
 }
 
 /// One step of the read loop.
 enum Step {
-    Packet,
+    /// A packet, in the record of the given length at the start of the buffer.
+    Packet(usize, RecordPacket),
     Continue,
     Note(String),
     End,
 }
 
+/// The packet handed out last.
+struct Held {
+    /// Length of its record, consumed when the next packet is asked for.
+    record_len: usize,
+    packet: RecordPacket,
+}
+
 /// Packets of one capture file, in file order.
 pub(super) struct FileReader {
     path: PathBuf,
-    parser: Box<dyn PcapReaderIterator + Send>,
+    buffer: ReadBuffer,
     format: Format,
-    status: Arc<StreamStatus>,
-    buffer_len: usize,
+    disk_bytes: Arc<DiskBytes>,
+    held: Option<Held>,
     notes: usize,
     finished: bool,
 }
@@ -123,16 +143,16 @@ impl FileReader {
     /// Opens `path`. `Ok(None)`, with the reason in `issues`, when it is not a readable capture.
     pub(super) fn open(path: &Path, issues: &mut Vec<CaptureIssue>) -> io::Result<Option<Self>> {
         let opened = match input::open(path)? {
-            Opened::Capture(input) => start_parser(input),
+            Opened::Capture(input) => start(input),
             Opened::Unusable(why) => Err(why),
         };
         Ok(match opened {
-            Ok((parser, format, status)) => Some(FileReader {
+            Ok((buffer, format, disk_bytes)) => Some(FileReader {
                 path: path.to_path_buf(),
-                parser,
+                buffer,
                 format,
-                status,
-                buffer_len: READ_BUFFER_LEN,
+                disk_bytes,
+                held: None,
                 notes: 0,
                 finished: false,
             }),
@@ -143,12 +163,20 @@ impl FileReader {
         })
     }
 
-    /// Refills `pkt` with the next packet; `false` once the file is done.
-    pub(super) fn next_packet(&mut self, pkt: &mut Packet, issues: &mut Vec<CaptureIssue>) -> bool {
+    /// Releases the packet held and moves to the next one; its timestamp, or `None` once the
+    /// file is done.
+    pub(super) fn advance(&mut self, issues: &mut Vec<CaptureIssue>) -> Option<Timestamp> {
+        if let Some(held) = self.held.take() {
+            self.buffer.consume(held.record_len);
+        }
         while !self.finished {
-            let offset = u64::try_from(self.parser.consumed()).unwrap_or(u64::MAX);
-            match self.step(pkt) {
-                Ok(Step::Packet) => return true,
+            let offset = self.buffer.offset();
+            match self.step() {
+                Ok(Step::Packet(record_len, packet)) => {
+                    let ts = packet.ts;
+                    self.held = Some(Held { record_len, packet });
+                    return Some(ts);
+                }
                 Ok(Step::Continue) => {}
                 Ok(Step::Note(message)) => self.note(issues, offset, message),
                 Ok(Step::End) => self.finished = true,
@@ -158,64 +186,51 @@ impl FileReader {
                 }
             }
         }
-        false
+        None
+    }
+
+    /// The packet `advance` moved to, if any.
+    pub(super) fn packet(&self) -> Option<PacketRef<'_>> {
+        let RecordPacket { ts, link_type, orig_len, data } = &self.held.as_ref()?.packet;
+        let data = self.buffer.data().get(data.clone())?;
+        Some(PacketRef { ts: *ts, link_type: *link_type, orig_len: *orig_len, data })
     }
 
     /// Bytes read so far from the file on disk.
     pub(super) fn disk_bytes_read(&self) -> u64 {
-        self.status.disk_bytes()
+        self.disk_bytes.get()
     }
 
-    /// Reads one block; `Err` is damage that ends the file.
-    fn step(&mut self, pkt: &mut Packet) -> Result<Step, String> {
-        let claimed_len = self.format.record_len(self.parser.data())?;
-        let parsed = match self.parser.next() {
-            Ok((len, block)) => Ok((len, self.format.interpret(&block, pkt))),
-            Err(e) => Err(NoBlock::from(e)),
-        };
-        let (len, outcome) = match parsed {
-            Ok(parsed) => parsed,
-            Err(NoBlock::EndOfFile) => return Ok(Step::End),
-            Err(NoBlock::NeedMoreData) => return self.refill(claimed_len).map(|()| Step::Continue),
-            Err(NoBlock::EndOfStream) => return self.end_of_stream(claimed_len),
-            Err(NoBlock::Malformed(why)) => return Err(why),
-        };
-        let raw_block = self.parser.data().get(..len).unwrap_or_default();
-        self.format.check_framing(raw_block)?;
-        self.parser.consume(len);
-        Ok(match outcome {
-            Outcome::Packet => Step::Packet,
+    /// Reads one record; `Err` is damage that ends the file.
+    fn step(&mut self) -> Result<Step, String> {
+        let Some(len) = self.next_record_len()? else { return Ok(Step::End) };
+        if !self.buffer.fill(len)? {
+            return Err(truncated_record(self.buffer.data().len()));
+        }
+        let record = self.buffer.data().get(..len).unwrap_or_default();
+        let step = match self.format.interpret(record)? {
+            // Its record stays in the buffer until the packet is released.
+            Outcome::Packet(packet) => return Ok(Step::Packet(len, packet)),
             Outcome::Nothing => Step::Continue,
             Outcome::Note(message) => Step::Note(message),
-        })
+        };
+        self.buffer.consume(len);
+        Ok(step)
     }
 
-    fn refill(&mut self, claimed_len: Option<usize>) -> Result<(), String> {
-        let available = self.parser.data().len();
-        if let Some(len) = claimed_len {
-            if available >= len {
-                return Err(inconsistent_record(len));
+    /// Length of the next record, from its header; `None` at the end of the file.
+    fn next_record_len(&mut self) -> Result<Option<usize>, String> {
+        loop {
+            if let Some(len) = self.format.record_len(self.buffer.data())? {
+                return Ok(Some(len));
             }
-            // Grow only a full buffer, so memory follows the bytes read, not what a header
-            // claims; the reader wants room to spare beyond the record.
-            if available >= self.buffer_len {
-                self.buffer_len =
-                    self.buffer_len.saturating_mul(2).min(len.saturating_add(READ_BUFFER_LEN));
-                self.parser.grow(self.buffer_len);
+            let available = self.buffer.data().len();
+            if !self.buffer.fill(available.saturating_add(1))? {
+                return match available {
+                    0 => Ok(None),
+                    left => Err(truncated_record(left)),
+                };
             }
-        }
-        self.parser
-            .refill()
-            .map_err(|_| format!("read error: {}", self.status.first_error().unwrap_or("unknown")))
-    }
-
-    fn end_of_stream(&self, claimed_len: Option<usize>) -> Result<Step, String> {
-        let left = self.parser.data().len();
-        match claimed_len {
-            // The reader reports an end inside a record even when nothing is left.
-            _ if left == 0 => Ok(Step::End),
-            Some(len) if left >= len => Err(inconsistent_record(len)),
-            _ => Err(format!("truncated record ({left} bytes left)")),
         }
     }
 
@@ -236,38 +251,23 @@ impl FileReader {
     }
 }
 
-type Started = (Box<dyn PcapReaderIterator + Send>, Format, Arc<StreamStatus>);
-
-fn start_parser(input: Input) -> Result<Started, String> {
-    let Input { kind, stream, status } = input;
-    let (parser, format): (Box<dyn PcapReaderIterator + Send>, Format) = match kind {
+/// The read buffer positioned at the first record, and the format of the records.
+fn start(input: Input) -> Result<(ReadBuffer, Format, Arc<DiskBytes>), String> {
+    let Input { kind, header, stream, disk_bytes } = input;
+    let mut buffer = ReadBuffer::new(header, stream, READ_BUFFER_LEN);
+    let format = match kind {
         FileKind::Pcap => {
-            let mut parser = LegacyPcapReader::new(READ_BUFFER_LEN, stream).map_err(describe)?;
-            let (header_len, format) = match parser.next() {
-                Ok((len, PcapBlockOwned::LegacyHeader(header))) => (len, PcapFormat::new(&header)),
-                Ok(_) => return Err("pcap file header not understood".to_string()),
-                Err(e) => return Err(describe(e)),
-            };
-            parser.consume(header_len);
-            (Box::new(parser), Format::Pcap(format))
+            let (_, header) = parse_pcap_header(buffer.data())
+                .map_err(|_| "pcap file header not understood".to_string())?;
+            buffer.consume(PCAP_HEADER_LEN);
+            Format::Pcap(PcapFormat::new(&header))
         }
-        FileKind::PcapNg => {
-            let parser = PcapNGReader::new(READ_BUFFER_LEN, stream).map_err(describe)?;
-            (Box::new(parser), Format::PcapNg(Section::default()))
-        }
+        // The section header block is read as the first record.
+        FileKind::PcapNg => Format::PcapNg(Section::default()),
     };
-    Ok((parser, format, status))
+    Ok((buffer, format, disk_bytes))
 }
 
-fn describe(e: PcapError<&[u8]>) -> String {
-    match NoBlock::from(e) {
-        NoBlock::EndOfFile | NoBlock::EndOfStream | NoBlock::NeedMoreData => {
-            "file header cut short".to_string()
-        }
-        NoBlock::Malformed(why) => why,
-    }
-}
-
-fn inconsistent_record(len: usize) -> String {
-    format!("inconsistent record: its content runs past its length {len}")
+fn truncated_record(left: usize) -> String {
+    format!("truncated record ({left} bytes left)")
 }

@@ -6,10 +6,14 @@
 //! one or two at a time, while overlapping captures are merged. For `AsGiven`, a file is
 //! opened when the previous one is done.
 //!
-//! Invariant: `active` holds one entry per open file that has a packet waiting (its `head`);
-//! the heap's top is the earliest such packet, ties going to the file given first.
+//! Invariant: every open file has a packet waiting (its head, in its read buffer). The file
+//! whose packet was handed out last is `current`; the others are in `heads`, a heap of their
+//! head's (timestamp, file index) whose top is the earliest, ties going to the file given first.
+//! Only keys move in the heap, never packets; and the next packet of `current` is compared with
+//! the top before it goes in, so one file, or a file that stays the earliest, never touches it.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::fs;
@@ -17,7 +21,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::reader::FileReader;
-use super::{CaptureIssue, CaptureStats, Packet, ReadOrder};
+use super::{CaptureIssue, CaptureStats, PacketRef, ReadOrder};
 use crate::timestamp::Timestamp;
 
 /// A file that could not be opened at all.
@@ -46,7 +50,8 @@ pub struct PacketSource {
     /// Files not opened yet, in the order they are due: (first packet time, file index) for
     /// `MergeByTime`, file index only for `AsGiven` (the time is then unused).
     waiting: VecDeque<(Timestamp, usize)>,
-    active: BinaryHeap<ActiveFile>,
+    heads: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    current: Option<usize>,
     /// Disk bytes of the files done with.
     finished_bytes: u64,
     issues: Vec<CaptureIssue>,
@@ -56,6 +61,8 @@ pub struct PacketSource {
 struct CaptureFile {
     path: PathBuf,
     size: u64,
+    /// While the file is open.
+    reader: Option<FileReader>,
 }
 
 impl PacketSource {
@@ -63,13 +70,16 @@ impl PacketSource {
     pub fn open(paths: &[PathBuf], order: ReadOrder) -> Result<PacketSource, CaptureError> {
         let files = paths
             .iter()
-            .map(|path| Ok(CaptureFile { path: path.clone(), size: file_size(path)? }))
+            .map(|path| {
+                Ok(CaptureFile { path: path.clone(), size: file_size(path)?, reader: None })
+            })
             .collect::<Result<Vec<_>, CaptureError>>()?;
         let mut source = PacketSource {
             order,
             files,
             waiting: VecDeque::new(),
-            active: BinaryHeap::new(),
+            heads: BinaryHeap::new(),
+            current: None,
             finished_bytes: 0,
             issues: Vec::new(),
             stats: CaptureStats {
@@ -87,19 +97,16 @@ impl PacketSource {
         Ok(source)
     }
 
-    /// Refills `pkt` with the next packet; `false` at the end of all files.
-    pub fn next_packet(&mut self, pkt: &mut Packet) -> bool {
-        self.open_due_files();
-        let Some(mut file) = self.active.pop() else { return false };
-        // The caller's buffer becomes the file's next head: no copy.
-        std::mem::swap(pkt, &mut file.head);
-        if file.reader.next_packet(&mut file.head, &mut self.issues) {
-            self.active.push(file);
-        } else {
-            self.finish(file.index);
-        }
-        self.stats.count(pkt);
-        true
+    /// The next packet; `None` at the end of all files. The packet borrows its file's read
+    /// buffer: it is valid until the next call.
+    pub fn next_packet(&mut self) -> Option<PacketRef<'_>> {
+        let next_of_current = self.advance_current();
+        self.open_due_files(next_of_current);
+        let index = self.pick(next_of_current)?;
+        self.current = Some(index);
+        let packet = self.files.get(index)?.reader.as_ref()?.packet()?;
+        self.stats.count(&packet);
+        Some(packet)
     }
 
     /// Damage found so far, in the order found.
@@ -114,9 +121,9 @@ impl PacketSource {
     /// Bytes on disk (compressed, for gzip) consumed so far, for a progress bar. A file stopped
     /// by damage counts as consumed whole.
     pub fn bytes_read(&self) -> u64 {
-        self.active
+        self.files
             .iter()
-            .map(|file| file.reader.disk_bytes_read().min(self.files[file.index].size))
+            .filter_map(|file| Some(file.reader.as_ref()?.disk_bytes_read().min(file.size)))
             .fold(self.finished_bytes, u64::saturating_add)
     }
 
@@ -147,36 +154,67 @@ impl PacketSource {
         Ok(())
     }
 
+    /// Moves the file handed out last to its next packet: the key of that packet, or `None`
+    /// (the file is then closed).
+    fn advance_current(&mut self) -> Option<(Timestamp, usize)> {
+        let index = self.current.take()?;
+        let reader = self.files.get_mut(index)?.reader.as_mut()?;
+        match reader.advance(&mut self.issues) {
+            Some(ts) => Some((ts, index)),
+            None => {
+                self.finish(index);
+                None
+            }
+        }
+    }
+
     /// Opens the waiting files whose first packet may come before the earliest head.
-    fn open_due_files(&mut self) {
-        while let Some(&(first_ts, index)) = self.waiting.front() {
-            let due = match (self.order, self.active.peek()) {
+    fn open_due_files(&mut self, next_of_current: Option<(Timestamp, usize)>) {
+        while let Some(&first) = self.waiting.front() {
+            let top = self.heads.peek().map(|Reverse(top)| *top);
+            let earliest = [next_of_current, top].into_iter().flatten().min();
+            let due = match (self.order, earliest) {
                 (_, None) => true,
                 (ReadOrder::AsGiven, Some(_)) => false,
-                (ReadOrder::MergeByTime, Some(earliest)) => (first_ts, index) <= earliest.key(),
+                (ReadOrder::MergeByTime, Some(earliest)) => first <= earliest,
             };
             if !due {
                 break;
             }
             self.waiting.pop_front();
-            self.start(index);
+            self.start(first.1);
         }
+    }
+
+    /// The file whose head comes next: the current file's, unless the top of `heads` is earlier;
+    /// then that file leaves the heap and the current file's key takes its place.
+    fn pick(&mut self, next_of_current: Option<(Timestamp, usize)>) -> Option<usize> {
+        let Some(mut top) = self.heads.peek_mut() else {
+            return next_of_current.map(|(_, index)| index);
+        };
+        let Reverse((_, index)) = match next_of_current {
+            Some((ts, index)) if (ts, index) <= top.0 => return Some(index),
+            // In place of the top: one sift down, no pop and push.
+            Some(next) => std::mem::replace(&mut *top, Reverse(next)),
+            None => PeekMut::pop(top),
+        };
+        Some(index)
     }
 
     /// Opens file `index` and reads its first packet.
     fn start(&mut self, index: usize) {
-        let path = &self.files[index].path;
-        match FileReader::open(path, &mut self.issues) {
+        let Some(file) = self.files.get_mut(index) else { return };
+        match FileReader::open(&file.path, &mut self.issues) {
             Ok(Some(mut reader)) => {
-                let mut head = Packet::default();
-                if reader.next_packet(&mut head, &mut self.issues) {
-                    self.active.push(ActiveFile { index, reader, head });
+                if let Some(ts) = reader.advance(&mut self.issues) {
+                    file.reader = Some(reader);
+                    self.heads.push(Reverse((ts, index)));
                     return;
                 }
             }
             Ok(None) => {}
             Err(e) => self.issues.push(CaptureIssue {
-                file: path.clone(),
+                file: file.path.clone(),
                 offset: 0,
                 message: format!("cannot reopen: {e}"),
             }),
@@ -184,8 +222,12 @@ impl PacketSource {
         self.finish(index);
     }
 
+    /// Closes file `index`, done with.
     fn finish(&mut self, index: usize) {
-        self.finished_bytes = self.finished_bytes.saturating_add(self.files[index].size);
+        if let Some(file) = self.files.get_mut(index) {
+            file.reader = None;
+            self.finished_bytes = self.finished_bytes.saturating_add(file.size);
+        }
     }
 }
 
@@ -201,40 +243,5 @@ fn file_size(path: &Path) -> Result<u64, CaptureError> {
 /// Time of the first packet of `path`, or `None` (with why in `issues`) if it has none.
 fn first_packet_time(path: &Path, issues: &mut Vec<CaptureIssue>) -> io::Result<Option<Timestamp>> {
     let Some(mut reader) = FileReader::open(path, issues)? else { return Ok(None) };
-    let mut first = Packet::default();
-    Ok(reader.next_packet(&mut first, issues).then_some(first.ts))
+    Ok(reader.advance(issues))
 }
-
-/// An open file and its next packet.
-struct ActiveFile {
-    index: usize,
-    reader: FileReader,
-    head: Packet,
-}
-
-impl ActiveFile {
-    fn key(&self) -> (Timestamp, usize) {
-        (self.head.ts, self.index)
-    }
-}
-
-// `BinaryHeap` is a max-heap: order reversed so that the earliest head is on top.
-impl Ord for ActiveFile {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.key().cmp(&self.key())
-    }
-}
-
-impl PartialOrd for ActiveFile {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for ActiveFile {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for ActiveFile {}

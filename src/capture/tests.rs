@@ -247,15 +247,14 @@ impl Drop for TempDir {
 /// What a test compares of a packet: ns timestamp, link type, wire length, bytes.
 type Seen = (i64, i32, u32, Vec<u8>);
 
-fn seen(pkt: &Packet) -> Seen {
-    (pkt.ts.as_nanos(), pkt.link_type.0, pkt.orig_len, pkt.data.clone())
+fn seen(pkt: &PacketRef<'_>) -> Seen {
+    (pkt.ts.as_nanos(), pkt.link_type.0, pkt.orig_len, pkt.data.to_vec())
 }
 
 fn read_all(paths: &[PathBuf], order: ReadOrder) -> (Vec<Seen>, Vec<CaptureIssue>, CaptureStats) {
     let mut source = PacketSource::open(paths, order).unwrap();
-    let mut pkt = Packet::default();
     let mut packets = Vec::new();
-    while source.next_packet(&mut pkt) {
+    while let Some(pkt) = source.next_packet() {
         packets.push(seen(&pkt));
     }
     assert_eq!(source.bytes_read(), source.total_bytes());
@@ -465,17 +464,85 @@ fn merge_opens_files_when_due_and_counts_progress() {
     let total = (a.len() + b.len()) as u64;
     let mut source = PacketSource::open(&paths, ReadOrder::MergeByTime).unwrap();
     assert_eq!((source.bytes_read(), source.total_bytes()), (0, total));
-    let mut pkt = Packet::default();
-    assert!(source.next_packet(&mut pkt));
-    assert_eq!(pkt.data, [0, 0]);
+    assert_eq!(source.next_packet().map(|pkt| pkt.data.to_vec()), Some(vec![0, 0]));
     // Only a.pcap is open: b.pcap starts later.
     assert_eq!(source.bytes_read(), a.len() as u64);
-    let mut order = vec![pkt.data.clone()];
-    while source.next_packet(&mut pkt) {
-        order.push(pkt.data.clone());
+    let mut order = vec![vec![0, 0]];
+    while let Some(pkt) = source.next_packet() {
+        order.push(pkt.data.to_vec());
     }
     assert_eq!(order, [[0, 0], [0, 1], [1, 0], [1, 1]]);
     assert_eq!(source.bytes_read(), total);
+}
+
+/// A pcap file of `count` frames of random sizes (1 to 3000 bytes) at random times, 0 to 3 ms
+/// apart (so with ties); and what a reader sees of it.
+fn random_pcap(seed: u64, count: usize) -> (Vec<u8>, Vec<Seen>) {
+    let mut rng = Rng(seed);
+    let frames: Vec<Vec<u8>> =
+        (0..count as u64).map(|i| build::noise(1 + rng.below(3000), seed * 10_000 + i)).collect();
+    let times: Vec<i64> = (0..count)
+        .scan(0, |ms, _| {
+            *ms += rng.below(4) as i64;
+            Some(*ms)
+        })
+        .collect();
+    let records: Vec<Record> = times
+        .iter()
+        .zip(&frames)
+        .map(|(ms, f)| Record((ms / 1000) as u32, (ms % 1000 * 1000) as u32, f.len() as u32, f))
+        .collect();
+    let expected = times.iter().zip(&frames);
+    let expected = expected.map(|(ms, f)| (ms * 1_000_000, ETHERNET, f.len() as u32, f.clone()));
+    (build::pcap(false, false, 1, &records), expected.collect())
+}
+
+#[test]
+fn merge_of_files_larger_than_their_read_buffers() {
+    let dir = TempDir::new("merge-large");
+    // About four read buffers each, c read through gzip; many equal times across files.
+    let (a, a_seen) = random_pcap(1, 700);
+    let (b, b_seen) = random_pcap(2, 700);
+    let (c, c_seen) = random_pcap(3, 350);
+    assert!(a.len() > 3 * reader::READ_BUFFER_LEN);
+    let paths =
+        [dir.file("a.pcap", &a), dir.file("b.pcap", &b), dir.file("c.pcap.gz", &build::gzip(&c))];
+    let mut by_time: Vec<(usize, Seen)> = [&a_seen, &b_seen, &c_seen]
+        .into_iter()
+        .enumerate()
+        .flat_map(|(file, seen)| seen.iter().map(move |packet| (file, packet.clone())))
+        .collect();
+    // Stable: equal times keep file order.
+    by_time.sort_by_key(|(file, packet)| (packet.0, *file));
+    let by_time: Vec<Seen> = by_time.into_iter().map(|(_, packet)| packet).collect();
+
+    let (merged, issues, stats) = read_all(&paths, ReadOrder::MergeByTime);
+    assert_eq!(merged.len(), by_time.len());
+    assert!(merged == by_time, "merged packets differ");
+    assert_eq!(issues, []);
+    assert_eq!(stats.packets, 1750);
+
+    let (in_order, _, _) = read_all(&paths, ReadOrder::AsGiven);
+    assert!(in_order == [a_seen, b_seen, c_seen].concat(), "packets as given differ");
+}
+
+#[test]
+fn packets_are_views_of_the_read_buffer() {
+    let dir = TempDir::new("views");
+    let (bytes, expected) = random_pcap(4, 50);
+    assert!(bytes.len() < reader::READ_BUFFER_LEN);
+    let mut source = PacketSource::open(&[dir.file("a.pcap", &bytes)], ReadOrder::AsGiven).unwrap();
+    let mut places = Vec::new();
+    while let Some(pkt) = source.next_packet() {
+        places.push((pkt.data.as_ptr().addr(), pkt.data.len()));
+    }
+    assert_eq!(places.len(), expected.len());
+    // Not copied: each packet's bytes are where the file has them, after the previous packet
+    // and its own 16-byte record header.
+    for pair in places.windows(2) {
+        let [(previous, previous_len), (next, _)] = pair else { unreachable!() };
+        assert_eq!(*next, previous + previous_len + 16);
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Stage 2: decode link, IP and TCP headers.
 //!
-//! Input: [`Packet`]s of any link type. Output: [`TcpSegment`]s borrowing the packet (or the
+//! Input: [`PacketRef`]s of any link type. Output: [`TcpSegment`]s borrowing the packet (or the
 //! decoder's fragment-reassembly buffer). Everything that is not TCP over IPv4/IPv6, and every
 //! frame that cannot be decoded, is counted by kind in [`DecodeStats`]: never an error.
 //!
@@ -31,7 +31,7 @@ pub use self::fragment::FragmentLimits;
 use self::fragment::{FragmentInfo, FragmentKey, FragmentTable};
 use self::ip::IpPacket;
 use self::skip::{Counters, Skip};
-use crate::capture::{Linktype, Packet};
+use crate::capture::{Linktype, PacketRef};
 use crate::timestamp::Timestamp;
 
 /// TCP flags of a segment.
@@ -103,11 +103,11 @@ impl Decoder {
 
     /// Decodes one packet; `Some(segment)` for TCP over IPv4/IPv6, `None` otherwise (counted in
     /// the stats, or held as a fragment until its datagram completes).
-    pub fn decode<'a>(&'a mut self, pkt: &'a Packet) -> Option<TcpSegment<'a>> {
+    pub fn decode<'a>(&'a mut self, pkt: PacketRef<'a>) -> Option<TcpSegment<'a>> {
         self.fragments.expire(pkt.ts, &mut self.counters);
         let frame_missing =
             pkt.orig_len.saturating_sub(u32::try_from(pkt.data.len()).unwrap_or(u32::MAX));
-        let packet = link::network_payload(pkt.link_type, &pkt.data)
+        let packet = link::network_payload(pkt.link_type, pkt.data)
             .and_then(|(ether_type, bytes)| ip::network_packet(ether_type, bytes, frame_missing));
         let packet = self.counters.ok(packet)?;
         let packet = match packet.fragment {

@@ -134,6 +134,8 @@ impl Counters {
         result.map_err(|kind| self.skip(kind)).ok()
     }
 
+    // Cold: kept out of `ok`, so that `ok` inlines and a decoded value is not copied through it.
+    #[cold]
     pub(super) fn skip(&mut self, kind: Skip) {
         use std::fmt::Write;
         self.name.clear();

@@ -152,11 +152,30 @@ fn loopback(family: [u8; 4], payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-fn packet_at(ts: Timestamp, link_type: Linktype, data: Vec<u8>) -> Packet {
-    Packet { ts, link_type, orig_len: data.len() as u32, data }
+/// A frame as the capture stage hands it over, owning its bytes.
+struct OwnedPacket {
+    ts: Timestamp,
+    link_type: Linktype,
+    orig_len: u32,
+    data: Vec<u8>,
 }
 
-fn packet(link_type: Linktype, data: Vec<u8>) -> Packet {
+impl OwnedPacket {
+    fn view(&self) -> PacketRef<'_> {
+        PacketRef {
+            ts: self.ts,
+            link_type: self.link_type,
+            orig_len: self.orig_len,
+            data: &self.data,
+        }
+    }
+}
+
+fn packet_at(ts: Timestamp, link_type: Linktype, data: Vec<u8>) -> OwnedPacket {
+    OwnedPacket { ts, link_type, orig_len: data.len() as u32, data }
+}
+
+fn packet(link_type: Linktype, data: Vec<u8>) -> OwnedPacket {
     packet_at(TS, link_type, data)
 }
 
@@ -226,7 +245,7 @@ fn every_link_type_yields_the_segment() {
     for (name, link_type, frame, expected) in cases {
         let mut decoder = Decoder::new();
         let pkt = packet(link_type, frame);
-        assert_eq!(decoder.decode(&pkt), Some(expected), "{name}");
+        assert_eq!(decoder.decode(pkt.view()), Some(expected), "{name}");
         assert_eq!(decoder.stats().tcp_segments, 1, "{name}");
         assert!(decoder.stats().skipped.is_empty(), "{name}");
     }
@@ -246,7 +265,7 @@ fn vlan_tags_of_any_kind_and_number_are_removed() {
     for tpids in stacks {
         let mut decoder = Decoder::new();
         let pkt = packet(Linktype::ETHERNET, vlan_tagged(tpids, ETHERTYPE_IPV4, &v4));
-        assert_eq!(decoder.decode(&pkt), Some(segment_v4(&data)), "{tpids:x?}");
+        assert_eq!(decoder.decode(pkt.view()), Some(segment_v4(&data)), "{tpids:x?}");
     }
     // A tag inside Linux cooked capture.
     let mut tagged = vec![0, 100];
@@ -254,7 +273,7 @@ fn vlan_tags_of_any_kind_and_number_are_removed() {
     tagged.extend_from_slice(&v4);
     let mut decoder = Decoder::new();
     let pkt = packet(Linktype::LINUX_SLL, sll(ARPHRD_ETHER, 0x8100, &tagged));
-    assert_eq!(decoder.decode(&pkt), Some(segment_v4(&data)));
+    assert_eq!(decoder.decode(pkt.view()), Some(segment_v4(&data)));
 }
 
 #[test]
@@ -265,7 +284,7 @@ fn ipv6_extension_headers_are_walked() {
         packet(Linktype::ETHERNET, ethernet(ETHERTYPE_IPV6, &ipv6_tcp_with_extensions(&data)));
     // 40 header + 8 hop-by-hop + 16 destination options + 20 TCP + payload.
     let expected = TcpSegment { ip_len: 84 + 25, ..segment_v6(&data) };
-    assert_eq!(decoder.decode(&pkt), Some(expected));
+    assert_eq!(decoder.decode(pkt.view()), Some(expected));
 }
 
 #[test]
@@ -286,7 +305,7 @@ fn ethernet_padding_is_not_payload() {
         frame.resize(60, 0xee); // minimum frame, padded
         let mut decoder = Decoder::new();
         let pkt = packet(Linktype::ETHERNET, frame);
-        assert_eq!(decoder.decode(&pkt), Some(segment_v4(&data)), "payload of {len}");
+        assert_eq!(decoder.decode(pkt.view()), Some(segment_v4(&data)), "payload of {len}");
     }
     // A frame captured with its FCS.
     let data = payload(100);
@@ -294,7 +313,7 @@ fn ethernet_padding_is_not_payload() {
     frame.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
     let mut decoder = Decoder::new();
     let pkt = packet(Linktype::ETHERNET, frame);
-    assert_eq!(decoder.decode(&pkt), Some(segment_v6(&data)));
+    assert_eq!(decoder.decode(pkt.view()), Some(segment_v6(&data)));
 }
 
 #[test]
@@ -305,7 +324,7 @@ fn snap_length_cut_is_payload_missing() {
         ("ipv6", ethernet(ETHERTYPE_IPV6, &ipv6_tcp(&data)), 74, segment_v6(&data)),
     ] {
         let orig_len = frame.len() as u32;
-        let pkt = Packet {
+        let pkt = OwnedPacket {
             ts: TS,
             link_type: Linktype::ETHERNET,
             orig_len,
@@ -313,7 +332,7 @@ fn snap_length_cut_is_payload_missing() {
         };
         let mut decoder = Decoder::new();
         let expected = TcpSegment { payload: &data[..100], payload_missing: 900, ..full };
-        assert_eq!(decoder.decode(&pkt), Some(expected), "{name}");
+        assert_eq!(decoder.decode(pkt.view()), Some(expected), "{name}");
     }
 }
 
@@ -326,7 +345,7 @@ fn ip_length_beyond_an_uncut_frame_is_not_missing() {
     let mut decoder = Decoder::new();
     let pkt = packet(Linktype::ETHERNET, frame[..54 + 100].to_vec());
     let expected = TcpSegment { payload: &data[..100], ..segment_v4(&data) };
-    assert_eq!(decoder.decode(&pkt), Some(expected));
+    assert_eq!(decoder.decode(pkt.view()), Some(expected));
 }
 
 #[test]
@@ -337,7 +356,7 @@ fn unset_ipv4_total_length_takes_the_frame() {
     ip[2..4].copy_from_slice(&[0, 0]);
     let frame = ethernet(ETHERTYPE_IPV4, &ip);
     let orig_len = frame.len() as u32;
-    let pkt = Packet {
+    let pkt = OwnedPacket {
         ts: TS,
         link_type: Linktype::ETHERNET,
         orig_len,
@@ -346,7 +365,7 @@ fn unset_ipv4_total_length_takes_the_frame() {
     let mut decoder = Decoder::new();
     let expected =
         TcpSegment { payload: &data[..2000], payload_missing: 1000, ..segment_v4(&data) };
-    assert_eq!(decoder.decode(&pkt), Some(expected));
+    assert_eq!(decoder.decode(pkt.view()), Some(expected));
 }
 
 // ---- IPv4 fragments -----------------------------------------------------------------------
@@ -393,7 +412,7 @@ fn decode_all(
         .iter()
         .map(|(ts, frame)| {
             let pkt = packet_at(*ts, Linktype::ETHERNET, frame.clone());
-            decoder.decode(&pkt).map(|seg| (seg.payload.to_vec(), seg.ip_len))
+            decoder.decode(pkt.view()).map(|seg| (seg.payload.to_vec(), seg.ip_len))
         })
         .collect()
 }
@@ -403,10 +422,11 @@ fn ipv4_fragments_in_order_reassemble() {
     let data = payload(100);
     let frames = ipv4_fragments(&ipv4_tcp(&data), 7, &[48, 96]);
     let mut decoder = Decoder::new();
-    let pkts: Vec<Packet> = frames.into_iter().map(|f| packet(Linktype::ETHERNET, f)).collect();
-    assert_eq!(decoder.decode(&pkts[0]), None);
-    assert_eq!(decoder.decode(&pkts[1]), None);
-    assert_eq!(decoder.decode(&pkts[2]), Some(segment_v4(&data)));
+    let pkts: Vec<OwnedPacket> =
+        frames.into_iter().map(|f| packet(Linktype::ETHERNET, f)).collect();
+    assert_eq!(decoder.decode(pkts[0].view()), None);
+    assert_eq!(decoder.decode(pkts[1].view()), None);
+    assert_eq!(decoder.decode(pkts[2].view()), Some(segment_v4(&data)));
     let stats = decoder.stats();
     assert_eq!((stats.ipv4_fragments, stats.ipv4_reassembled, stats.tcp_segments), (3, 1, 1));
     assert!(stats.skipped.is_empty());
@@ -491,7 +511,7 @@ fn non_tcp_and_snapped_fragments_are_not_held() {
     let udp_frames = ipv4_fragments(&udp, 3, &[48]);
     let tcp_frames = ipv4_fragments(&ipv4_tcp(&payload(100)), 4, &[48]);
     let first = &tcp_frames[0];
-    let snapped = Packet {
+    let snapped = OwnedPacket {
         ts: TS,
         link_type: Linktype::ETHERNET,
         orig_len: first.len() as u32,
@@ -502,7 +522,7 @@ fn non_tcp_and_snapped_fragments_are_not_held() {
         decode_all(&mut decoder, &[(TS, udp_frames[0].clone()), (TS, udp_frames[1].clone())]),
         [None, None]
     );
-    assert_eq!(decoder.decode(&snapped), None);
+    assert_eq!(decoder.decode(snapped.view()), None);
     decoder.finish();
     assert_eq!(skipped(&decoder), [("fragment_truncated", 1), ("udp", 2)]);
     assert_eq!(decoder.stats().ipv4_fragments, 3);
@@ -648,7 +668,7 @@ fn skips_are_counted_by_kind() {
     let mut decoder = Decoder::new();
     for (link_type, frame) in frames {
         let pkt = packet(link_type, frame);
-        assert_eq!(decoder.decode(&pkt), None, "{link_type}: {:02x?}", pkt.data);
+        assert_eq!(decoder.decode(pkt.view()), None, "{link_type}: {:02x?}", pkt.data);
     }
     assert_eq!(
         skipped(&decoder),
@@ -713,8 +733,8 @@ const ALL_LINK_TYPES: [Linktype; 11] = [
 fn decode_and_account(decoder: &mut Decoder, link_type: Linktype, frame: &[u8]) {
     for orig_len in [frame.len() as u32, u32::MAX] {
         let before = accounted(decoder.stats());
-        let pkt = Packet { ts: TS, link_type, orig_len, data: frame.to_vec() };
-        let decoded = decoder.decode(&pkt).is_some();
+        let pkt = OwnedPacket { ts: TS, link_type, orig_len, data: frame.to_vec() };
+        let decoded = decoder.decode(pkt.view()).is_some();
         assert!(decoded || accounted(decoder.stats()) > before, "{link_type}: {frame:02x?}");
     }
 }

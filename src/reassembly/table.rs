@@ -12,8 +12,13 @@
 //! once per second of capture time; connections ended together (by a sweep or the capture's
 //! end) get their `close` in the order they were opened, so the handler's calls are
 //! deterministic.
+//!
+//! Lookups: the segments of a connection mostly come in runs (a burst of data, its ACKs), so the
+//! table remembers where the last key's entry is and a run's next segment finds it without
+//! hashing; the map itself keeps its keyed hash, as keys come from untrusted captures.
 
-use std::collections::HashMap;
+use std::collections::{hash_map, HashMap};
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use super::connection::{Closed, Connection};
@@ -26,10 +31,36 @@ use crate::timestamp::Timestamp;
 const SWEEP_INTERVAL_SECS: i64 = 1;
 
 /// The unordered pair of endpoints, lower first.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct ConnKey {
     low: (IpAddr, u16),
     high: (IpAddr, u16),
+}
+
+/// Bytes of an endpoint in a key's hash: see [`endpoint_bytes`].
+const ENDPOINT_BYTES: usize = 1 + 16 + 2;
+
+impl Hash for ConnKey {
+    /// One write of all the key's bytes: SipHash costs as much per write as per 8 bytes, and the
+    /// derived hash makes six writes.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut bytes = [0; 2 * ENDPOINT_BYTES];
+        bytes[..ENDPOINT_BYTES].copy_from_slice(&endpoint_bytes(self.low));
+        bytes[ENDPOINT_BYTES..].copy_from_slice(&endpoint_bytes(self.high));
+        state.write(&bytes);
+    }
+}
+
+/// An endpoint's bytes: address family, address (IPv4 mapped into IPv6), port.
+fn endpoint_bytes((ip, port): (IpAddr, u16)) -> [u8; ENDPOINT_BYTES] {
+    let (family, address) = match ip {
+        IpAddr::V4(v4) => (4, v4.to_ipv6_mapped().octets()),
+        IpAddr::V6(v6) => (6, v6.octets()),
+    };
+    let mut bytes = [family; ENDPOINT_BYTES];
+    bytes[1..17].copy_from_slice(&address);
+    bytes[17..].copy_from_slice(&port.to_be_bytes());
+    bytes
 }
 
 impl ConnKey {
@@ -86,7 +117,7 @@ pub struct ConnectionTable<H: StreamHandler> {
     config: ReassemblyConfig,
     handler: H,
     stats: ReassemblyStats,
-    entries: HashMap<ConnKey, Entry<H::State>>,
+    entries: Entries<Entry<H::State>>,
     next_serial: u64,
     live: u64,
     clock: Timestamp,
@@ -99,7 +130,7 @@ impl<H: StreamHandler> ConnectionTable<H> {
             config,
             handler,
             stats: ReassemblyStats::default(),
-            entries: HashMap::new(),
+            entries: Entries::default(),
             next_serial: 0,
             live: 0,
             clock: Timestamp::from_nanos(i64::MIN),
@@ -146,8 +177,7 @@ impl<H: StreamHandler> ConnectionTable<H> {
     /// with gaps for the holes, closes the lingering ones, and returns the handler and the
     /// statistics.
     pub fn finish(mut self) -> (H, ReassemblyStats) {
-        let mut entries: Vec<Entry<H::State>> =
-            self.entries.drain().map(|(_, entry)| entry).collect();
+        let mut entries = std::mem::take(&mut self.entries).into_values();
         entries.sort_unstable_by_key(Entry::serial);
         for entry in entries {
             self.release(entry, ConnEnd::Open);
@@ -269,4 +299,303 @@ fn expired(deadline: Timestamp, clock: Timestamp) -> bool {
 /// SYN-ACK that is not the closed connection's.
 fn starts_new_connection(seg: &TcpSegment<'_>, closed_server_isn: Option<u32>) -> bool {
     seg.flags.syn && !seg.flags.rst && (!seg.flags.ack || closed_server_isn != Some(seg.seq))
+}
+
+/// Values by [`ConnKey`], each kept in one slot for its life so that the slot of the last key
+/// looked up can be remembered: looking that key up again costs a comparison, not a hash.
+///
+/// Invariant: `index[key] == slot` if and only if `slots[slot]` holds `key`. The remembered
+/// slot is trusted only when it holds the key asked for, so a removed entry, or a slot reused
+/// by another key, is never reached through it.
+struct Entries<V> {
+    index: HashMap<ConnKey, usize>,
+    slots: Vec<Option<(ConnKey, V)>>,
+    /// Empty slots, reused before the vector grows.
+    free: Vec<usize>,
+    /// Slot of the last key looked up or inserted.
+    last: usize,
+}
+
+impl<V> Default for Entries<V> {
+    fn default() -> Self {
+        Entries {
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            last: 0,
+        }
+    }
+}
+
+impl<V> Entries<V> {
+    fn get_mut(&mut self, key: &ConnKey) -> Option<&mut V> {
+        let slot = match self.slots.get(self.last) {
+            Some(Some((held, _))) if held == key => self.last,
+            _ => {
+                self.last = *self.index.get(key)?;
+                self.last
+            }
+        };
+        let (_, value) = self.slots.get_mut(slot)?.as_mut()?;
+        Some(value)
+    }
+
+    /// Inserts `value` at `key`; returns the value it replaces, if any.
+    fn insert(&mut self, key: ConnKey, value: V) -> Option<V> {
+        let (slot, replaced) = match self.index.entry(key) {
+            hash_map::Entry::Occupied(held) => {
+                let slot = *held.get();
+                let old = self
+                    .slots
+                    .get_mut(slot)
+                    .and_then(|s| s.replace((key, value)));
+                (slot, old.map(|(_, old)| old))
+            }
+            hash_map::Entry::Vacant(vacant) => {
+                let slot = self.free.pop().unwrap_or(self.slots.len());
+                match self.slots.get_mut(slot) {
+                    Some(empty) => *empty = Some((key, value)),
+                    None => self.slots.push(Some((key, value))),
+                }
+                vacant.insert(slot);
+                (slot, None)
+            }
+        };
+        self.last = slot;
+        replaced
+    }
+
+    fn remove(&mut self, key: &ConnKey) -> Option<V> {
+        let slot = self.index.remove(key)?;
+        self.release(slot)
+    }
+
+    fn release(&mut self, slot: usize) -> Option<V> {
+        let (_, value) = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        Some(value)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&ConnKey, &V)> {
+        self.slots.iter().flatten().map(|(key, value)| (key, value))
+    }
+
+    fn into_values(self) -> Vec<V> {
+        self.slots
+            .into_iter()
+            .flatten()
+            .map(|(_, value)| value)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::decode::TcpFlags;
+    use crate::reassembly::{ConnId, ConnectionRecord, Direction};
+
+    type Endpoint = (IpAddr, u16);
+
+    const SERVER: Endpoint = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), 80);
+    const A: Endpoint = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 1000);
+    const B: Endpoint = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 2000);
+
+    fn key(client: Endpoint) -> ConnKey {
+        ConnKey {
+            low: client,
+            high: SERVER,
+        }
+    }
+
+    #[test]
+    fn entries_trust_the_remembered_slot_only_for_its_key() {
+        let mut entries = Entries::default();
+        assert_eq!(entries.insert(key(A), 1), None);
+        assert_eq!(entries.get_mut(&key(A)), Some(&mut 1));
+        assert_eq!(entries.remove(&key(A)), Some(1));
+        // The remembered slot is empty now.
+        assert_eq!(entries.get_mut(&key(A)), None);
+        assert_eq!(entries.insert(key(B), 2), None);
+        assert_eq!(entries.slots.len(), 1, "the slot is reused");
+        // The remembered slot holds another key now.
+        assert_eq!(entries.get_mut(&key(A)), None);
+        assert_eq!(entries.get_mut(&key(B)), Some(&mut 2));
+        assert_eq!(entries.insert(key(B), 3), Some(2));
+        assert_eq!(entries.insert(key(A), 4), None);
+        assert_eq!(entries.get_mut(&key(B)), Some(&mut 3));
+        assert_eq!(entries.get_mut(&key(A)), Some(&mut 4));
+        let keys: Vec<ConnKey> = entries.iter().map(|(key, _)| *key).collect();
+        assert_eq!(keys, [key(B), key(A)]);
+        assert_eq!(entries.into_values(), [3, 4]);
+    }
+
+    /// Every handler call: (connection, what).
+    #[derive(Default)]
+    struct Log(Vec<(ConnId, String)>);
+
+    impl StreamHandler for Log {
+        type State = ConnId;
+
+        fn open(&mut self, meta: &ConnMeta) -> ConnId {
+            self.0
+                .push((meta.conn_id, format!("open {}", meta.client_port)));
+            meta.conn_id
+        }
+
+        fn data(
+            &mut self,
+            id: &mut ConnId,
+            _: &ConnMeta,
+            _: Direction,
+            _: Timestamp,
+            bytes: &[u8],
+        ) {
+            self.0
+                .push((*id, String::from_utf8_lossy(bytes).into_owned()));
+        }
+
+        fn gap(&mut self, id: &mut ConnId, _: &ConnMeta, _: Direction, _: Timestamp, len: u64) {
+            self.0.push((*id, format!("gap {len}")));
+        }
+
+        fn close(&mut self, id: ConnId, record: &ConnectionRecord) {
+            let packets = record.to_server.packets + record.to_client.packets;
+            self.0.push((
+                id,
+                format!("close {:?} after {packets} packets", record.end),
+            ));
+        }
+    }
+
+    /// A segment at `ms` between `client` and the server; `flags` in tcpdump letters. Clients
+    /// acknowledge the server's byte 500, where the server's data starts.
+    fn seg(
+        ms: i64,
+        client: Endpoint,
+        to_server: bool,
+        seq: u32,
+        flags: &str,
+        payload: &'static [u8],
+    ) -> TcpSegment<'static> {
+        let (src, dst) = if to_server {
+            (client, SERVER)
+        } else {
+            (SERVER, client)
+        };
+        TcpSegment {
+            ts: Timestamp::from_nanos(ms * 1_000_000),
+            src_ip: src.0,
+            dst_ip: dst.0,
+            src_port: src.1,
+            dst_port: dst.1,
+            seq,
+            ack: if to_server { 500 } else { 0 },
+            flags: TcpFlags {
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                rst: flags.contains('R'),
+                ..TcpFlags::default()
+            },
+            window: 8192,
+            payload,
+            payload_missing: 0,
+            ip_len: 40,
+        }
+    }
+
+    /// The handler's calls, connections named by the client port they opened with.
+    fn run(config: ReassemblyConfig, segs: &[TcpSegment<'_>]) -> (Vec<String>, ReassemblyStats) {
+        let mut table = ConnectionTable::new(config, Log::default());
+        for seg in segs {
+            table.segment(seg);
+        }
+        let (Log(calls), stats) = table.finish();
+        let opened: Vec<ConnId> = calls
+            .iter()
+            .filter(|(_, what)| what.starts_with("open"))
+            .map(|(id, _)| *id)
+            .collect();
+        let named = calls.iter().map(|(id, what)| {
+            let n = opened.iter().position(|o| o == id).map_or(-1, |n| n as i64);
+            format!("#{n} {what}")
+        });
+        (named.collect(), stats)
+    }
+
+    #[test]
+    fn an_evicted_connection_is_not_found_through_the_remembered_slot() {
+        let config = ReassemblyConfig {
+            idle_timeout_secs: 10,
+            ..ReassemblyConfig::default()
+        };
+        let segs = [
+            seg(0, A, true, 100, "A", b"a1"),
+            seg(1, A, false, 500, "A", b"r1"),
+            // A is idle past its timeout: swept before this lookup, its slot left empty.
+            seg(20_000, A, true, 102, "A", b"a2"),
+            // B takes A's first slot, where A's lookups were remembered: A's segment must not go
+            // to B's connection.
+            seg(40_000, B, true, 100, "A", b"b1"),
+            seg(40_001, A, true, 104, "A", b"a3"),
+            seg(40_002, B, false, 500, "A", b"r2"),
+        ];
+        let (calls, stats) = run(config, &segs);
+        assert_eq!(
+            calls,
+            [
+                "#0 open 1000",
+                "#0 a1",
+                "#0 r1",
+                "#0 close Idle after 2 packets",
+                "#1 open 1000",
+                "#1 a2",
+                "#1 close Idle after 1 packets",
+                "#2 open 2000",
+                "#2 b1",
+                "#3 open 1000",
+                "#3 a3",
+                "#2 r2",
+                "#2 close Open after 2 packets",
+                "#3 close Open after 1 packets",
+            ]
+        );
+        assert_eq!(stats.connections, 4);
+    }
+
+    #[test]
+    fn a_closed_connection_lingers_in_its_slot_then_leaves_it() {
+        let config = ReassemblyConfig {
+            close_linger_secs: 5,
+            ..ReassemblyConfig::default()
+        };
+        let segs = [
+            seg(0, A, true, 100, "A", b"a1"),
+            seg(1, A, true, 102, "R", b""),
+            // Late: counted by the lingering entry, found through the remembered slot.
+            seg(2, A, false, 500, "A", b""),
+            seg(3, B, true, 100, "A", b"b1"),
+            seg(4, A, false, 500, "A", b""),
+            // After the linger: a new connection, not the closed one.
+            seg(10_000, A, true, 200, "A", b"a2"),
+        ];
+        let (calls, stats) = run(config, &segs);
+        assert_eq!(
+            calls,
+            [
+                "#0 open 1000",
+                "#0 a1",
+                "#1 open 2000",
+                "#1 b1",
+                "#0 close Reset after 4 packets",
+                "#2 open 1000",
+                "#2 a2",
+                "#1 close Open after 1 packets",
+                "#2 close Open after 1 packets",
+            ]
+        );
+        assert_eq!((stats.connections, stats.late_segments), (3, 2));
+    }
 }
