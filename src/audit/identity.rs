@@ -197,6 +197,8 @@ pub struct ServerRegistry {
     names: ServerNames,
     display: Vec<String>,
     ids: HashMap<String, ServerId>,
+    /// The id of each address already interned, so that an address is formatted once.
+    address_ids: HashMap<SocketAddr, ServerId>,
     aliases: Vec<Alias>,
     /// Which ids are addresses (`ip:port`), whose alias conflicts make them VIPs.
     is_address: Vec<bool>,
@@ -208,7 +210,15 @@ const MAX_ALIAS_DEPTH: usize = 8;
 
 impl ServerRegistry {
     pub fn new(mode: ServerIdMode, names: ServerNames) -> Self {
-        ServerRegistry { mode, names, display: Vec::new(), ids: HashMap::new(), aliases: Vec::new(), is_address: Vec::new() }
+        ServerRegistry {
+            mode,
+            names,
+            display: Vec::new(),
+            ids: HashMap::new(),
+            address_ids: HashMap::new(),
+            aliases: Vec::new(),
+            is_address: Vec::new(),
+        }
     }
 
     fn intern(&mut self, name: &str, is_address: bool) -> ServerId {
@@ -224,7 +234,12 @@ impl ServerRegistry {
     }
 
     fn address_id(&mut self, endpoint: SocketAddr) -> ServerId {
-        self.intern(&endpoint.to_string(), true)
+        if let Some(&id) = self.address_ids.get(&endpoint) {
+            return id;
+        }
+        let id = self.intern(&endpoint.to_string(), true);
+        self.address_ids.insert(endpoint, id);
+        id
     }
 
     pub fn name(&self, id: ServerId) -> &str {

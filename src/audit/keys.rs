@@ -13,13 +13,14 @@
 //!
 //! Cookie keys use the value the request sent, else the one the response set, so the logon POST
 //! whose response sets `cadata` belongs to the session its response created. Key values that
-//! are live tokens are kept and reported only as [`digest`]s.
+//! are live tokens are kept and reported only as [`TokenDigest`]s (the evidence holds nothing
+//! else of them).
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
 use crate::evidence::{ExchangeApp, TransactionEvidence, EXCHANGE_COOKIES};
-use crate::fingerprint::token_digest as digest;
+use crate::fingerprint::TokenDigest;
 use crate::tls::TlsRecord;
 
 /// The kinds of persistence key, as `--keys` names them.
@@ -176,7 +177,7 @@ impl AppFamily {
         let owa_session = [KeyKind::Cadata, KeyKind::SessionId, KeyKind::UserContext]
             .iter()
             .filter_map(|k| k.exchange_cookie())
-            .any(|i| ev.exchange_cookie(i).is_some_and(|v| !v.trim_matches('"').is_empty()));
+            .any(|i| ev.exchange_cookie(i).is_some_and(|c| c.token.is_some()));
         Some(if family == AppFamily::Owa && !owa_session { AppFamily::OwaLogon } else { family })
     }
 
@@ -269,19 +270,18 @@ pub struct KeySource<'a> {
 }
 
 impl KeySource<'_> {
-    /// The value of one key kind; `None` when the transaction does not carry it. Token values
-    /// are digested here, so that no live token is kept.
+    /// The value of one key kind; `None` when the transaction does not carry it. Tokens are
+    /// only ever digests, so that no live token is kept.
     pub fn key(&self, kind: KeyKind) -> Option<Key> {
         let ev = self.evidence;
         let value = match kind {
             KeyKind::Tls => None,
             KeyKind::Cadata | KeyKind::SessionId | KeyKind::UserContext => {
-                let token = ev.exchange_cookie(kind.exchange_cookie()?)?.trim_matches('"');
-                (!token.is_empty()).then(|| digest(token))
+                ev.exchange_cookie(kind.exchange_cookie()?)?.token.map(|token| token.to_string())
             }
             KeyKind::Cookie => {
                 let cookie = ev.lb_cookie.as_ref().filter(|c| !c.value.is_empty())?;
-                Some(format!("{} {}={}", self.client?, cookie.name, digest(&cookie.value)))
+                Some(format!("{} {}={}", self.client?, cookie.name, TokenDigest::of(&cookie.value)))
             }
             KeyKind::Device => {
                 let device = ev.activesync.device_id.as_deref()?;
@@ -335,53 +335,20 @@ impl TlsLineages {
 }
 
 /// The user of a transaction: ActiveSync's `User`, else the Authorization user, else OWA's
-/// logon name from the `logondata` cookie (`acc=0&lgn=DOMAIN\user`). Written as the bare
-/// account, lowercased (`CONTOSO\User1`, `user1@contoso.com` and `User1` are one user: Windows
-/// account names are case-insensitive, and clients write the domain in either form or not at all).
+/// logon name (from the `logondata` cookie). Written as the bare account, lowercased
+/// (`CONTOSO\User1`, `user1@contoso.com` and `User1` are one user: Windows account names are
+/// case-insensitive, and clients write the domain in either form or not at all).
 pub fn user_of(ev: &TransactionEvidence) -> Option<String> {
-    let logondata = || {
-        let index = EXCHANGE_COOKIES.iter().position(|&n| n == "logondata")?;
-        logon_name(ev.exchange_cookie(index)?)
-    };
-    let user = ev.activesync.user.clone().or_else(|| ev.username.clone()).or_else(logondata)?;
-    let account = user.rsplit('\\').next().unwrap_or(&user);
+    let user = ev.activesync.user.as_deref().or(ev.username.as_deref()).or(ev.logon_name.as_deref())?;
+    let account = user.rsplit('\\').next().unwrap_or(user);
     let account = account.split('@').next().unwrap_or(account).trim().to_lowercase();
     (!account.is_empty()).then_some(account)
-}
-
-/// The `lgn` field of an OWA `logondata` value, percent-decoded.
-fn logon_name(logondata: &str) -> Option<String> {
-    let raw = logondata.trim_matches('"').split('&').find_map(|field| field.strip_prefix("lgn="))?;
-    Some(percent_decode(raw))
-}
-
-/// `%XX` escapes decoded as Latin-1 bytes of UTF-8 text; malformed escapes kept as written.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let escaped = (b == b'%').then(|| bytes.get(i + 1..i + 3)).flatten().and_then(|hex| {
-            std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-        });
-        match escaped {
-            Some(value) => {
-                out.push(value);
-                i += 3;
-            }
-            None => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{ActiveSyncParams, CookieSource, LbCookie, LbCookieKind};
+    use crate::evidence::{ActiveSyncParams, CookieName, CookieSource, LbCookie, LbCookieKind, TrackedCookie};
 
     fn evidence() -> TransactionEvidence {
         TransactionEvidence {
@@ -392,6 +359,7 @@ mod tests {
             activesync: ActiveSyncParams::default(),
             cookies_sent: Vec::new(),
             cookies_set: Vec::new(),
+            logon_name: None,
             lb_cookie: None,
             lb_cookie_set: None,
             server_hint: None,
@@ -402,8 +370,12 @@ mod tests {
         }
     }
 
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|&(n, v)| (n.to_owned(), v.to_owned())).collect()
+    fn pairs(list: &[(&str, &str)]) -> Vec<TrackedCookie> {
+        list.iter().map(|&(n, v)| TrackedCookie::new(CookieName::of(n), v)).collect()
+    }
+
+    fn digest(value: &str) -> String {
+        TokenDigest::of(value).to_string()
     }
 
     #[test]
@@ -420,6 +392,7 @@ mod tests {
         let mut ev = evidence();
         ev.cookies_sent = pairs(&[("cookieTest", "1")]);
         ev.cookies_set = pairs(&[("cadata", "\"TOKEN\""), ("sessionid", "abc"), ("logondata", "acc=0&lgn=CONTOSO%5CUser4")]);
+        ev.logon_name = Some("CONTOSO\\User4".into());
         let source = KeySource { evidence: &ev, client: Some("10.0.0.9"), user: None };
         let key = source.first(AppFamily::Owa.default_keys()).unwrap();
         assert_eq!(key, Key::new(KeyKind::Cadata, digest("TOKEN")));
@@ -527,13 +500,5 @@ mod tests {
         assert_eq!(lineages.observe(&echo), None);
         let long = Key::new(KeyKind::Tls, "0123456789ABCDEF0123".into());
         assert_eq!(long.display(), "0123456789ABCDEF…");
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("CONTOSO%5Cuser%40x"), "CONTOSO\\user@x");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%C3%A9"), "é");
     }
 }

@@ -274,12 +274,18 @@ pub struct SessionStore {
 impl SessionStore {
     /// Adds a transaction to the session of `key` (created if new); returns its reference.
     pub fn observe(&mut self, family: AppFamily, key: Key, obs: &Observation<'_>) -> SessionRef {
-        let next = self.sessions.len();
-        let index = *self.index.entry((family, key.clone())).or_insert(next);
-        if index == next {
-            let session_ref = SessionRef(u64::try_from(next).unwrap_or(u64::MAX).saturating_add(1));
-            self.sessions.push(Session::new(session_ref, family, key, obs.ts));
-        }
+        let indexed = (family, key);
+        // Looked up before inserted: the key is cloned only for a new session.
+        let index = match self.index.get(&indexed) {
+            Some(&index) => index,
+            None => {
+                let next = self.sessions.len();
+                self.index.insert(indexed.clone(), next);
+                let session_ref = SessionRef(u64::try_from(next).unwrap_or(u64::MAX).saturating_add(1));
+                self.sessions.push(Session::new(session_ref, family, indexed.1, obs.ts));
+                next
+            }
+        };
         match self.sessions.get_mut(index) {
             Some(session) => {
                 session.observe(obs);

@@ -7,8 +7,9 @@
 //! - TLS passthrough: two connections with the same ClientHello random; the one that started
 //!   first is the front.
 //! - HTTP: two transactions from different client addresses to different endpoints with the
-//!   same method, target, Host, User-Agent, Exchange cookies sent (balancer cookies excluded,
-//!   since a balancer may strip its own) and user, whose requests start at most the window apart
+//!   same method, target, Host, User-Agent, tracked cookies sent (the balancer's persistence
+//!   cookie excluded, since a balancer may strip its own) and user, whose requests start at most
+//!   the window apart
 //!   (unanswered requests, which cannot be checked for nesting: at most
 //!   [`UNANSWERED_GAP_NANOS`]), with the same status (or both unanswered), nested in time (the
 //!   back's request starts no earlier than the front's and its response no later), and, when
@@ -16,16 +17,20 @@
 //!   front. A transparent balancer, which connects to the servers from the client's own address,
 //!   is not stitched.
 //!
+//! Held transactions are indexed by a hash of what must be the same ([`signature`]); candidates
+//! under one hash are then compared field by field, so a hash collision costs a comparison,
+//! never a wrong pair, and the hash needs no key.
+//!
 //! A stitched front endpoint is a VIP and a stitched back client address is the balancer's own
 //! (its SNAT address); both are remembered ([`Stitcher::is_vip`], [`Stitcher::is_proxy`]).
 //! Memory: the items of one window, at most [`MAX_HELD`] (beyond, the oldest leave early).
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
-use crate::evidence::{ExchangeApp, TransactionEvidence};
+use crate::evidence::{ExchangeApp, TrackedCookie, TransactionEvidence};
+use crate::fingerprint::FastHasher;
 use crate::http::Transaction;
 use crate::reassembly::{ConnMeta, ConnectionRecord};
 use crate::timestamp::Timestamp;
@@ -105,7 +110,7 @@ pub struct Stitcher {
     slots: VecDeque<Slot>,
     /// Sequence number of `slots[0]`.
     first_seq: u64,
-    by_signature: HashMap<u64, Vec<u64>>,
+    by_signature: HashMap<u64, Vec<Held>>,
     by_random: HashMap<String, u64>,
     vips: HashSet<SocketAddr>,
     proxies: HashSet<IpAddr>,
@@ -157,7 +162,10 @@ impl Stitcher {
         }
         let seq = self.first_seq + self.slots.len() as u64;
         match &key {
-            Key::Signature(sig) => self.by_signature.entry(*sig).or_default().push(seq),
+            Key::Signature(sig) => {
+                let held = Held { seq, client_ip: item.meta().client_ip };
+                self.by_signature.entry(*sig).or_default().push(held);
+            }
             Key::Random(random) => {
                 self.by_random.insert(random.clone(), seq);
             }
@@ -205,7 +213,7 @@ impl Stitcher {
         match &slot.key {
             Key::Signature(sig) => {
                 if let Some(list) = self.by_signature.get_mut(sig) {
-                    list.retain(|&s| s != seq);
+                    list.retain(|held| held.seq != seq);
                     if list.is_empty() {
                         self.by_signature.remove(sig);
                     }
@@ -241,9 +249,14 @@ impl Stitcher {
                 .by_signature
                 .get(sig)?
                 .iter()
-                .filter_map(|&seq| match self.held(seq) {
+                // Most candidates are the same client's earlier requests: no need to fetch them.
+                .filter(|held| held.client_ip != t.meta.client_ip)
+                .filter_map(|&Held { seq, .. }| match self.held(seq) {
                     Some(Item::Tx(other)) => {
                         let item_is_front = http_roles(t, other, self.window_nanos)?;
+                        if !same_request(t, other) {
+                            return None;
+                        }
                         Some((seq, item_is_front, start_gap(t, other)))
                     }
                     _ => None,
@@ -253,6 +266,13 @@ impl Stitcher {
             _ => None,
         }
     }
+}
+
+/// A held transaction as its signature lists it: with what rules most candidates out.
+#[derive(Copy, Clone, Debug)]
+struct Held {
+    seq: u64,
+    client_ip: IpAddr,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -266,22 +286,61 @@ fn start_gap(a: &TxItem, b: &TxItem) -> u64 {
     (a.tx.request.ts.as_nanos() - b.tx.request.ts.as_nanos()).unsigned_abs()
 }
 
-/// What a proxy leaves unchanged in a request: the stitching signature.
+/// A hash of what a proxy leaves unchanged in a request (see [`same_request`]).
 fn signature(t: &TxItem) -> u64 {
     let request = &t.tx.request;
-    let mut h = DefaultHasher::new();
+    // Not keyed, which is fine: a collision only costs a comparison.
+    let mut h = FastHasher::default();
     request.method.hash(&mut h);
     request.uri.hash(&mut h);
-    request.headers.get("host").map(str::to_ascii_lowercase).hash(&mut h);
+    match request.headers.get("host") {
+        Some(host) => hash_lowercase(&mut h, host.as_bytes()),
+        None => h.write_u8(0),
+    }
     request.headers.get("user-agent").hash(&mut h);
-    let balancer = t.evidence.lb_cookie.as_ref().map(|c| c.name.as_str());
-    for (name, value) in &t.evidence.cookies_sent {
-        if Some(name.as_str()) != balancer {
-            (name, value).hash(&mut h);
-        }
+    for cookie in forwarded_cookies(&t.evidence) {
+        cookie.name.hash(&mut h);
+        cookie.digest.hash(&mut h);
     }
     t.evidence.username.hash(&mut h);
+    // Not something a proxy keeps, but a pair must have it in common.
+    t.tx.response.as_ref().map(|r| r.status).hash(&mut h);
     h.finish()
+}
+
+/// Whether two requests carry what a proxy leaves unchanged: method, target, Host (in any
+/// case), User-Agent, tracked cookies sent but the balancer's, and user.
+fn same_request(a: &TxItem, b: &TxItem) -> bool {
+    let (ra, rb) = (&a.tx.request, &b.tx.request);
+    let header = |name| (ra.headers.get(name), rb.headers.get(name));
+    let same_host = || match header("host") {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        (x, y) => x == y,
+    };
+    ra.method == rb.method
+        && ra.uri == rb.uri
+        && a.evidence.username == b.evidence.username
+        && forwarded_cookies(&a.evidence).eq(forwarded_cookies(&b.evidence))
+        && same_host()
+        && matches!(header("user-agent"), (x, y) if x == y)
+}
+
+/// The tracked cookies a request sent that a proxy forwards: all but the balancer's own.
+fn forwarded_cookies(ev: &TransactionEvidence) -> impl Iterator<Item = &TrackedCookie> {
+    let balancer = ev.lb_cookie.as_ref().map(|c| c.name.as_str());
+    ev.cookies_sent.iter().filter(move |c| Some(c.name.as_str()) != balancer)
+}
+
+/// Writes `bytes` ASCII-lowercased, without copying them whole.
+fn hash_lowercase(h: &mut impl Hasher, bytes: &[u8]) {
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        for (to, from) in word.iter_mut().zip(chunk) {
+            *to = from.to_ascii_lowercase();
+        }
+        h.write(word.get(..chunk.len()).unwrap_or_default());
+    }
+    h.write_u8(0xff);
 }
 
 /// Whether `a` and `b` (same signature) are the front and back of one proxied request:
@@ -306,8 +365,9 @@ fn http_roles(a: &TxItem, b: &TxItem, window_nanos: i64) -> Option<bool> {
             return None;
         }
     }
+    // The evidence writes addresses in canonical form: equal as text is equal as addresses.
     if let Some(original) = &back.evidence.forwarded_for {
-        if *original != front.meta.client_ip.to_string() {
+        if original.parse::<IpAddr>().ok() != Some(front.meta.client_ip) {
             return None;
         }
     }
@@ -318,7 +378,7 @@ fn http_roles(a: &TxItem, b: &TxItem, window_nanos: i64) -> Option<bool> {
 mod tests {
     use super::*;
     use crate::evidence::{EvidenceConfig, EvidenceExtractor};
-    use crate::http::{Header, Headers, RequestHead, ResponseHead};
+    use crate::http::{Headers, RequestHead, ResponseHead};
 
     fn at(millis: i64) -> Timestamp {
         Timestamp::from_nanos(millis * 1_000_000)
@@ -331,7 +391,7 @@ mod tests {
     }
 
     fn headers(list: &[(&str, &str)]) -> Headers {
-        Headers(list.iter().map(|&(n, v)| Header { name: n.into(), value: v.into() }).collect())
+        list.iter().copied().collect()
     }
 
     fn tx_item(meta: ConnMeta, request_ms: i64, response_ms: Option<i64>, extra: &[(&str, &str)]) -> Item {

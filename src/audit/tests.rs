@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use super::*;
 use crate::evidence::{EvidenceConfig, EvidenceExtractor};
-use crate::http::{Header, Headers, RequestHead, ResponseHead};
+use crate::http::{Headers, RequestHead, ResponseHead};
 use crate::reassembly::{ConnId, ConnectionRecord};
 
 /// Every row the audit writes, owned.
@@ -73,7 +73,7 @@ fn at(millis: i64) -> Timestamp {
 }
 
 fn headers(list: &[(&str, &str)]) -> Headers {
-    Headers(list.iter().map(|&(n, v)| Header { name: n.to_owned(), value: v.to_owned() }).collect())
+    list.iter().copied().collect()
 }
 
 /// One request and its response, on its own connection.

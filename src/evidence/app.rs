@@ -127,17 +127,16 @@ fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{Header, Headers};
+    use crate::http::Headers;
     use crate::timestamp::Timestamp;
 
     fn request(method: &str, uri: &str, user_agent: Option<&str>) -> RequestHead {
-        let headers = user_agent.map(|ua| Header { name: "User-Agent".to_owned(), value: ua.to_owned() });
         RequestHead {
             ts: Timestamp::default(),
             method: method.to_owned(),
             uri: uri.to_owned(),
-            version: "1.1".to_owned(),
-            headers: Headers(headers.into_iter().collect()),
+            version: "1.1".into(),
+            headers: user_agent.map(|ua| ("User-Agent", ua)).into_iter().collect::<Headers>(),
         }
     }
 

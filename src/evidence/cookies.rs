@@ -2,14 +2,17 @@
 //! what a balancer's persistence cookie says about the server it pins the client to.
 //!
 //! Names are matched exactly, case-sensitively, as browsers do: `cadata` is Exchange's,
-//! `CADATA` is not. Values are kept as the wire gave them (trimmed, quotes included), so that a
-//! value sent can be compared with the value set.
+//! `CADATA` is not. Values are kept only as [`TokenDigest`]s of what the wire gave (trimmed,
+//! quotes included), so that a value sent can be compared with the value set while no live
+//! session token leaves this stage; balancer cookies, which name servers, not sessions, are
+//! also kept whole ([`LbCookie`]).
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use super::EXCHANGE_COOKIES;
+use crate::fingerprint::{FastHash, TokenDigest};
 
 /// Which load balancer a persistence cookie belongs to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +77,52 @@ impl LbCookie {
     }
 }
 
+/// A tracked cookie's name: one of [`EXCHANGE_COOKIES`] (by index), or another tracked name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CookieName {
+    Exchange(usize),
+    Other(String),
+}
+
+impl CookieName {
+    pub fn of(name: &str) -> Self {
+        match EXCHANGE_COOKIES.iter().position(|&n| n == name) {
+            Some(index) => CookieName::Exchange(index),
+            None => CookieName::Other(name.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            CookieName::Exchange(index) => EXCHANGE_COOKIES.get(*index).copied().unwrap_or_default(),
+            CookieName::Other(name) => name,
+        }
+    }
+}
+
+/// A tracked cookie as the evidence keeps it: its name and digests of its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackedCookie {
+    pub name: CookieName,
+    /// Digest of the value as the wire gave it (quotes included): what the reports show.
+    pub digest: TokenDigest,
+    /// Digest of the value inside its quotes, `None` when that is empty (a deletion): the
+    /// session token the cookie carries.
+    pub token: Option<TokenDigest>,
+}
+
+impl TrackedCookie {
+    pub fn new(name: CookieName, value: &str) -> Self {
+        let digest = TokenDigest::of(value);
+        let token = match value.trim_matches('"') {
+            "" => None,
+            unquoted if unquoted.len() == value.len() => Some(digest),
+            unquoted => Some(TokenDigest::of(unquoted)),
+        };
+        TrackedCookie { name, digest, token }
+    }
+}
+
 /// The `name=value` pairs of a `Cookie` header (RFC 6265 §4.2.1), leniently: values may hold
 /// `=` and quotes; pieces without `=` or without a name are skipped.
 pub(super) fn request_cookies(header: &str) -> impl Iterator<Item = (&str, &str)> {
@@ -90,6 +139,9 @@ fn name_value(piece: &str) -> Option<(&str, &str)> {
     let name = name.trim();
     (!name.is_empty()).then(|| (name, value.trim()))
 }
+
+/// Index of `logondata`, whose `lgn` field names the OWA user, in [`EXCHANGE_COOKIES`].
+const LOGONDATA: usize = 5;
 
 /// Why a cookie name is tracked.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -117,14 +169,25 @@ const BALANCER_PREFIXES: [(&str, LbCookieKind); 3] =
 /// The tracked cookies of one message, in order, and the first balancer cookie among them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct TrackedCookies {
-    pub cookies: Vec<(String, String)>,
+    pub cookies: Vec<TrackedCookie>,
     pub balancer: Option<LbCookie>,
+    /// Of the first `logondata` cookie, if any: its logon name (`None` without `lgn` field).
+    pub logondata: Option<Option<String>>,
+}
+
+/// A name looked up exactly: why it is tracked, and its place among Exchange's cookies
+/// (independent of the reason: an Exchange name configured as a balancer's is both).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct ExactName {
+    tracked: Tracked,
+    exchange: Option<usize>,
 }
 
 /// Tells which cookie names are tracked, and which of them are balancers'.
 #[derive(Clone, Debug)]
 pub(super) struct CookieClassifier {
-    exact: HashMap<String, Tracked>,
+    /// A fixed table, so a fast non-keyed hash is safe (see [`FastHash`]).
+    exact: HashMap<String, ExactName, FastHash>,
 }
 
 impl CookieClassifier {
@@ -138,31 +201,80 @@ impl CookieClassifier {
             .map(|n| (n, Tracked::Plain));
         let built_in = BALANCER_NAMES.iter().map(|&(n, kind)| (n, Tracked::Balancer(kind)));
         let configured = lb_cookies.iter().map(|n| (n.as_str(), Tracked::Balancer(LbCookieKind::Extra)));
-        let exact = plain.chain(built_in).chain(configured).map(|(n, t)| (n.to_owned(), t)).collect();
+        let exact = plain
+            .chain(built_in)
+            .chain(configured)
+            .map(|(n, tracked)| {
+                let exchange = EXCHANGE_COOKIES.iter().position(|&e| e == n);
+                (n.to_owned(), ExactName { tracked, exchange })
+            })
+            .collect();
         CookieClassifier { exact }
     }
 
-    fn classify(&self, name: &str) -> Option<Tracked> {
-        self.exact.get(name).copied().or_else(|| {
-            BALANCER_PREFIXES
-                .iter()
-                .find(|(prefix, _)| name.starts_with(prefix))
-                .map(|&(_, kind)| Tracked::Balancer(kind))
-        })
+    /// Why `name` is tracked and its name as kept; `None` when it is not tracked.
+    fn lookup(&self, name: &str) -> Option<(Tracked, CookieName)> {
+        if let Some(exact) = self.exact.get(name) {
+            let kept = exact.exchange.map_or_else(|| CookieName::Other(name.to_owned()), CookieName::Exchange);
+            return Some((exact.tracked, kept));
+        }
+        let (_, kind) = BALANCER_PREFIXES.iter().find(|(prefix, _)| name.starts_with(prefix))?;
+        Some((Tracked::Balancer(*kind), CookieName::Other(name.to_owned())))
     }
 
-    /// Keeps the tracked cookies among `pairs`, in order.
+    #[cfg(test)]
+    fn classify(&self, name: &str) -> Option<Tracked> {
+        self.lookup(name).map(|(tracked, _)| tracked)
+    }
+
+    /// Keeps the tracked cookies among `pairs`, in order, as digests.
     pub fn collect<'a>(&self, pairs: impl Iterator<Item = (&'a str, &'a str)>, source: CookieSource) -> TrackedCookies {
         let mut tracked = TrackedCookies::default();
         for (name, value) in pairs {
-            let Some(how) = self.classify(name) else { continue };
+            let Some((how, kept)) = self.lookup(name) else { continue };
             if let (Tracked::Balancer(kind), None) = (how, &tracked.balancer) {
                 tracked.balancer = Some(LbCookie::new(kind, name, value, source));
             }
-            tracked.cookies.push((name.to_owned(), value.to_owned()));
+            if kept == CookieName::Exchange(LOGONDATA) && tracked.logondata.is_none() {
+                tracked.logondata = Some(logon_name(value));
+            }
+            if tracked.cookies.is_empty() {
+                // Room for a whole OWA session's cookies at once, rather than growing thrice.
+                tracked.cookies.reserve(EXCHANGE_COOKIES.len());
+            }
+            tracked.cookies.push(TrackedCookie::new(kept, value));
         }
         tracked
     }
+}
+
+/// The `lgn` field of an OWA `logondata` value (`acc=0&lgn=DOMAIN%5Cuser`), percent-decoded.
+fn logon_name(logondata: &str) -> Option<String> {
+    let raw = logondata.trim_matches('"').split('&').find_map(|field| field.strip_prefix("lgn="))?;
+    Some(percent_decode(raw))
+}
+
+/// `%XX` escapes decoded as Latin-1 bytes of UTF-8 text; malformed escapes kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%').then(|| bytes.get(i + 1..i + 3)).flatten().and_then(|hex| {
+            std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+        });
+        match escaped {
+            Some(value) => {
+                out.push(value);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The pool member a `BIGipServer<pool>` value designates, in the four forms of F5's K6917;
@@ -238,8 +350,12 @@ fn parse_hex_u128(text: &str) -> Option<u128> {
 mod tests {
     use super::*;
 
-    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|&(n, v)| (n.to_owned(), v.to_owned())).collect()
+    fn names_and_values(pairs: &[(&str, &str)]) -> Vec<(String, TokenDigest)> {
+        pairs.iter().map(|&(n, v)| (n.to_owned(), TokenDigest::of(v))).collect()
+    }
+
+    fn kept(tracked: &TrackedCookies) -> Vec<(String, TokenDigest)> {
+        tracked.cookies.iter().map(|c| (c.name.as_str().to_owned(), c.digest)).collect()
     }
 
     #[test]
@@ -267,8 +383,8 @@ mod tests {
         let header = "cadata=1; CADATA=2; X-BackEndCookie=3; junk=4; ROUTEID=.n1; BIGipServerpool_owa=1677787402.20480.0000; tzid=5";
         let tracked = classifier.collect(request_cookies(header), CookieSource::Sent);
         assert_eq!(
-            tracked.cookies,
-            owned(&[
+            kept(&tracked),
+            names_and_values(&[
                 ("cadata", "1"),
                 ("X-BackEndCookie", "3"),
                 ("ROUTEID", ".n1"),
@@ -287,6 +403,52 @@ mod tests {
                 source: CookieSource::Sent,
             })
         );
+    }
+
+    #[test]
+    fn values_are_kept_as_digests_with_and_without_quotes() {
+        let quoted = TrackedCookie::new(CookieName::of("cadata"), "\"TOKEN\"");
+        assert_eq!(quoted.name, CookieName::Exchange(2));
+        assert_eq!(quoted.digest, TokenDigest::of("\"TOKEN\""));
+        assert_eq!(quoted.token, Some(TokenDigest::of("TOKEN")));
+        let plain = TrackedCookie::new(CookieName::of("X-BackEndCookie"), "TOKEN");
+        assert_eq!(plain.name, CookieName::Other("X-BackEndCookie".to_owned()));
+        assert_eq!((plain.digest, plain.token), (TokenDigest::of("TOKEN"), Some(TokenDigest::of("TOKEN"))));
+        for deleted in ["", "\"\""] {
+            let cookie = TrackedCookie::new(CookieName::of("cadata"), deleted);
+            assert_eq!((cookie.digest, cookie.token), (TokenDigest::of(deleted), None), "{deleted}");
+        }
+    }
+
+    #[test]
+    fn cookie_names_by_index() {
+        for (index, name) in EXCHANGE_COOKIES.iter().enumerate() {
+            assert_eq!(CookieName::of(name), CookieName::Exchange(index));
+            assert_eq!(CookieName::of(name).as_str(), *name);
+        }
+        assert_eq!(CookieName::of("CADATA").as_str(), "CADATA");
+        assert_eq!(CookieName::Exchange(15).as_str(), "");
+        assert_eq!(EXCHANGE_COOKIES[LOGONDATA], "logondata");
+    }
+
+    #[test]
+    fn logon_name_of_the_first_logondata() {
+        let classifier = CookieClassifier::new(&[], &[]);
+        let header = "logondata=acc=0&lgn=CONTOSO%5CUser4; logondata=acc=0&lgn=other";
+        let tracked = classifier.collect(request_cookies(header), CookieSource::Sent);
+        assert_eq!(tracked.logondata, Some(Some("CONTOSO\\User4".to_owned())));
+        let tracked = classifier.collect(request_cookies("logondata=acc=0; logondata=lgn=x"), CookieSource::Sent);
+        assert_eq!(tracked.logondata, Some(None));
+        assert_eq!(classifier.collect(request_cookies("cadata=1"), CookieSource::Sent).logondata, None);
+        assert_eq!(logon_name("\"acc=0&lgn=a%40b\""), Some("a@b".to_owned()));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("CONTOSO%5Cuser%40x"), "CONTOSO\\user@x");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "é");
     }
 
     #[test]

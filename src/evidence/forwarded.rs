@@ -109,13 +109,10 @@ fn is_port(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Header;
     use crate::timestamp::Timestamp;
 
     fn client(headers: &[(&str, &str)]) -> (Option<String>, Vec<String>) {
-        let headers = Headers(
-            headers.iter().map(|&(name, value)| Header { name: name.to_owned(), value: value.to_owned() }).collect(),
-        );
+        let headers: Headers = headers.iter().copied().collect();
         let mut anomalies = Anomalies::new(Timestamp::default());
         let client = original_client(&headers, &mut anomalies);
         (client, anomalies.list.into_iter().map(|a| format!("{}: {}", a.kind, a.detail)).collect())

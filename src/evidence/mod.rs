@@ -12,7 +12,8 @@
 //! - Work and memory are bounded by the transaction's header block (itself bounded by the HTTP
 //!   stage); nothing is kept between transactions.
 //! - No field of [`TransactionEvidence`] (nor its `Debug` output) holds a password or an NTLM or
-//!   Kerberos response.
+//!   Kerberos response, nor a tracked cookie's value: cookies travel on as digests
+//!   (balancer cookies, which name servers, excepted).
 //!
 //! One submodule per concern: `cookies` (Cookie / Set-Cookie, Exchange and balancer cookies,
 //! F5 decoding), `auth` (Authorization), `activesync` (query parameters), `app` (application
@@ -35,7 +36,7 @@ use crate::http::Transaction;
 use crate::timestamp::Timestamp;
 
 pub use activesync::ActiveSyncParams;
-pub use cookies::{decode_f5_cookie, CookieSource, LbCookie, LbCookieKind};
+pub use cookies::{decode_f5_cookie, CookieName, CookieSource, LbCookie, LbCookieKind, TrackedCookie};
 
 use app::AppClassifier;
 use cookies::CookieClassifier;
@@ -127,9 +128,12 @@ pub struct TransactionEvidence {
     /// ActiveSync query parameters (plain or base64 form); all `None` for other applications.
     pub activesync: ActiveSyncParams,
     /// Tracked cookies (Exchange's 15, balancers', extra) the request carried, in request order.
-    pub cookies_sent: Vec<(String, String)>,
+    pub cookies_sent: Vec<TrackedCookie>,
     /// Tracked cookies the response set, in response order (a deletion has its empty value).
-    pub cookies_set: Vec<(String, String)>,
+    pub cookies_set: Vec<TrackedCookie>,
+    /// OWA's logon name: the `lgn` field of the `logondata` cookie sent, else set,
+    /// percent-decoded (`CONTOSO\user`).
+    pub logon_name: Option<String>,
     /// The first balancer persistence cookie the request carried, else the first one the
     /// response set; [`LbCookie::source`] tells which.
     pub lb_cookie: Option<LbCookie>,
@@ -150,16 +154,25 @@ pub struct TransactionEvidence {
 }
 
 impl TransactionEvidence {
-    /// Value of the Exchange cookie `EXCHANGE_COOKIES[index]`: the one the request sent, else
-    /// the one the response set; `None` when neither did or `index` is out of range.
-    pub fn exchange_cookie(&self, index: usize) -> Option<&str> {
-        let name = *EXCHANGE_COOKIES.get(index)?;
-        cookie_value(&self.cookies_sent, name).or_else(|| cookie_value(&self.cookies_set, name))
+    /// The Exchange cookie `EXCHANGE_COOKIES[index]`: the first the request sent, else the first
+    /// the response set; `None` when neither did or `index` is out of range.
+    pub fn exchange_cookie(&self, index: usize) -> Option<&TrackedCookie> {
+        let is_it = |c: &&TrackedCookie| c.name == CookieName::Exchange(index);
+        self.cookies_sent.iter().find(is_it).or_else(|| self.cookies_set.iter().find(is_it))
     }
-}
 
-fn cookie_value<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    /// [`TransactionEvidence::exchange_cookie`] of every index, in one pass over the cookies.
+    pub fn exchange_cookies(&self) -> [Option<&TrackedCookie>; EXCHANGE_COOKIES.len()] {
+        let mut found = [None; EXCHANGE_COOKIES.len()];
+        for cookie in self.cookies_sent.iter().chain(&self.cookies_set) {
+            if let CookieName::Exchange(index) = cookie.name {
+                if let Some(slot @ None) = found.get_mut(index) {
+                    *slot = Some(cookie);
+                }
+            }
+        }
+        found
+    }
 }
 
 /// Reads persistence evidence out of transactions; built once from the configuration.
@@ -213,6 +226,7 @@ impl EvidenceExtractor {
             lb_cookie_set: set.balancer,
             cookies_sent: sent.cookies,
             cookies_set: set.cookies,
+            logon_name: sent.logondata.or(set.logondata).flatten(),
             server_hint: hints.most_specific().map(str::to_owned),
             fe_server: hints.fe_server,
             be_server: hints.be_server,

@@ -42,12 +42,9 @@ fn header_value(headers: &Headers, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Header;
 
     fn hints(headers: &[(&str, &str)]) -> ServerHints {
-        ServerHints::from_headers(&Headers(
-            headers.iter().map(|&(name, value)| Header { name: name.to_owned(), value: value.to_owned() }).collect(),
-        ))
+        ServerHints::from_headers(&headers.iter().copied().collect())
     }
 
     fn owned(text: &str) -> Option<String> {

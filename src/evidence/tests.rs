@@ -3,12 +3,13 @@
 use base64::Engine as _;
 
 use super::*;
-use crate::http::{Header, Headers, RequestHead, ResponseHead};
+use crate::fingerprint::TokenDigest;
+use crate::http::{Headers, RequestHead, ResponseHead};
 
 const REQUEST_TS: Timestamp = Timestamp::from_nanos(1_700_000_000_000_000_000);
 
 fn headers(list: &[(&str, &str)]) -> Headers {
-    Headers(list.iter().map(|&(name, value)| Header { name: name.to_owned(), value: value.to_owned() }).collect())
+    list.iter().copied().collect()
 }
 
 fn transaction(method: &str, uri: &str, request: &[(&str, &str)], response: Option<&[(&str, &str)]>) -> Transaction {
@@ -18,12 +19,12 @@ fn transaction(method: &str, uri: &str, request: &[(&str, &str)], response: Opti
             ts: REQUEST_TS,
             method: method.to_owned(),
             uri: uri.to_owned(),
-            version: "1.1".to_owned(),
+            version: "1.1".into(),
             headers: headers(request),
         },
         response: response.map(|list| ResponseHead {
             ts: REQUEST_TS.add_secs(1),
-            version: "1.1".to_owned(),
+            version: "1.1".into(),
             status: 200,
             reason: "OK".to_owned(),
             headers: headers(list),
@@ -35,8 +36,9 @@ fn transaction(method: &str, uri: &str, request: &[(&str, &str)], response: Opti
     }
 }
 
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|&(name, value)| (name.to_owned(), value.to_owned())).collect()
+/// Tracked cookies as the evidence keeps them.
+fn cookies(list: &[(&str, &str)]) -> Vec<TrackedCookie> {
+    list.iter().map(|&(name, value)| TrackedCookie::new(CookieName::of(name), value)).collect()
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -83,13 +85,14 @@ fn owa_transaction_with_every_kind_of_evidence() {
             auth_scheme: Some("basic".to_owned()),
             username: Some("CONTOSO\\jdoe".to_owned()),
             activesync: ActiveSyncParams::default(),
-            cookies_sent: pairs(&[
+            cookies_sent: cookies(&[
                 ("cadata", "\"xyz==\""),
                 ("UserContext", "u1"),
                 ("BIGipServerpool_owa", "1677787402.20480.0000"),
                 ("X-BackEndCookie", "S-1-5=abc"),
             ]),
-            cookies_set: pairs(&[("UserContext", "u2"), ("BIGipServerpool_owa", "2064452106.47873.0000")]),
+            cookies_set: cookies(&[("UserContext", "u2"), ("BIGipServerpool_owa", "2064452106.47873.0000")]),
+            logon_name: None,
             lb_cookie: Some(f5("1677787402.20480.0000", "10.1.1.100:80", CookieSource::Sent)),
             lb_cookie_set: Some(f5("2064452106.47873.0000", "10.10.13.123:443", CookieSource::Set)),
             server_hint: Some("mbx01.contoso.com".to_owned()),
@@ -111,12 +114,14 @@ fn exchange_cookie_by_index_prefers_the_value_sent() {
         Some(&[("Set-Cookie", "msExchEcpCanary=set"), ("Set-Cookie", "MstrPgLd2=last")]),
     );
     let evidence = extractor.extract(&tx);
-    let columns: Vec<_> = (0..EXCHANGE_COOKIES.len()).map(|i| evidence.exchange_cookie(i)).collect();
+    let digest = |cookie: Option<&TrackedCookie>| cookie.map(|c| c.digest);
+    let columns: Vec<_> = (0..EXCHANGE_COOKIES.len()).map(|i| digest(evidence.exchange_cookie(i))).collect();
     let mut expected = [None; 15];
-    expected[0] = Some("ctx");
-    expected[9] = Some("sent");
-    expected[14] = Some("last");
+    expected[0] = Some(TokenDigest::of("ctx"));
+    expected[9] = Some(TokenDigest::of("sent"));
+    expected[14] = Some(TokenDigest::of("last"));
     assert_eq!(columns, expected);
+    assert_eq!(evidence.exchange_cookies().map(digest), expected);
     assert_eq!(evidence.exchange_cookie(15), None);
     assert_eq!(evidence.exchange_cookie(usize::MAX), None);
 }
@@ -203,7 +208,7 @@ fn configured_balancer_cookie_and_set_only_placement() {
         source: CookieSource::Set,
     };
     assert!(evidence.cookies_sent.is_empty());
-    assert_eq!(evidence.cookies_set, pairs(&[("SRV", "cas02")]));
+    assert_eq!(evidence.cookies_set, cookies(&[("SRV", "cas02")]));
     assert_eq!(evidence.lb_cookie.as_ref(), Some(&placed));
     assert_eq!(evidence.lb_cookie_set, Some(placed));
 }
@@ -222,6 +227,7 @@ fn bare_request_without_response() {
             activesync: ActiveSyncParams::default(),
             cookies_sent: vec![],
             cookies_set: vec![],
+            logon_name: None,
             lb_cookie: None,
             lb_cookie_set: None,
             server_hint: None,
@@ -276,5 +282,24 @@ fn garbage_headers_never_panic() {
             let evidence = extractor.extract(&transaction(a, &uri, &request, Some(&response)));
             assert_eq!(evidence.app, ExchangeApp::ActiveSync);
         }
+    }
+}
+
+#[test]
+fn cookie_values_never_appear_in_the_evidence_and_the_logon_name_does() {
+    let extractor = EvidenceExtractor::new(&EvidenceConfig::default());
+    let tx = transaction(
+        "GET",
+        "/owa/",
+        &[("Cookie", "cadata=\"SECRETTOKEN\"; sessionid=SESSIONVALUE")],
+        Some(&[("Set-Cookie", "logondata=acc=0&lgn=CONTOSO%5CUser4; path=/")]),
+    );
+    let evidence = extractor.extract(&tx);
+    assert_eq!(evidence.logon_name.as_deref(), Some("CONTOSO\\User4"));
+    let cadata = evidence.exchange_cookie(2).expect("cadata was sent");
+    assert_eq!(cadata.token, Some(TokenDigest::of("SECRETTOKEN")));
+    let debug = format!("{evidence:?}");
+    for secret in ["SECRETTOKEN", "SESSIONVALUE"] {
+        assert!(!debug.contains(secret), "a cookie value is in the Debug output");
     }
 }

@@ -469,7 +469,7 @@ impl HttpConnection {
             // HTTP/0.9 responses have no status line: status 0, like Zeek.
             tx.response = Some(ResponseHead {
                 ts,
-                version: "0.9".to_owned(),
+                version: "0.9".into(),
                 status: 0,
                 reason: String::new(),
                 headers: Headers::default(),

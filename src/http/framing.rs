@@ -295,11 +295,10 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, ChunkSizeError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Header;
     use super::*;
 
     fn headers(pairs: &[(&str, &str)]) -> Headers {
-        Headers(pairs.iter().map(|(n, v)| Header { name: (*n).into(), value: (*v).into() }).collect())
+        pairs.iter().copied().collect()
     }
 
     fn request(pairs: &[(&str, &str)]) -> (AfterHead, Vec<&'static str>) {

@@ -7,6 +7,8 @@
 //! name and colon skipped, obsolete line folding unfolded, headers beyond the limit dropped) and
 //! [`HeadIssues`] says what was wrong.
 
+use std::borrow::Cow;
+
 use httparse::{Status, EMPTY_HEADER};
 
 use super::start_line::{
@@ -14,7 +16,7 @@ use super::start_line::{
     response_prefix_plausible, RequestLine,
 };
 use super::syntax::{is_blank_line, is_token, is_ws, trim_line_end, trim_ws};
-use super::{Header, Headers};
+use super::Headers;
 
 /// Header slots tried on the stack before a heap array of `max_headers`.
 const STACK_HEADERS: usize = 64;
@@ -168,13 +170,13 @@ pub(super) struct RequestParts {
     pub method: String,
     pub uri: String,
     /// `1.0`, `1.1`, the text after `HTTP/` when unusual, or `0.9` without version.
-    pub version: String,
+    pub version: Cow<'static, str>,
     pub headers: Headers,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct ResponseParts {
-    pub version: String,
+    pub version: Cow<'static, str>,
     pub status: u16,
     pub reason: String,
     pub headers: Headers,
@@ -239,8 +241,8 @@ fn strict_request<'b>(block: &'b [u8], slots: &mut [httparse::Header<'b>]) -> St
         Status::Complete(_) => Some(RequestParts {
             method: request.method.unwrap_or_default().to_owned(),
             uri: request.path.unwrap_or_default().to_owned(),
-            version: format!("1.{}", request.version.unwrap_or_default()),
-            headers: owned_headers(request.headers),
+            version: minor_version(request.version),
+            headers: owned_headers(block, request.headers),
         }),
         Status::Partial => None,
     })
@@ -250,17 +252,44 @@ fn strict_response<'b>(block: &'b [u8], slots: &mut [httparse::Header<'b>]) -> S
     let mut response = httparse::Response::new(slots);
     Ok(match response.parse(block)? {
         Status::Complete(_) => Some(ResponseParts {
-            version: format!("1.{}", response.version.unwrap_or_default()),
+            version: minor_version(response.version),
             status: response.code.unwrap_or_default(),
             reason: response.reason.unwrap_or_default().to_owned(),
-            headers: owned_headers(response.headers),
+            headers: owned_headers(block, response.headers),
         }),
         Status::Partial => None,
     })
 }
 
-fn owned_headers(headers: &[httparse::Header<'_>]) -> Headers {
-    Headers(headers.iter().map(|h| Header { name: h.name.to_owned(), value: text(h.value) }).collect())
+/// `1.0` or `1.1` from httparse's minor version, without allocating.
+fn minor_version(minor: Option<u8>) -> Cow<'static, str> {
+    match minor.unwrap_or_default() {
+        0 => Cow::Borrowed("1.0"),
+        1 => Cow::Borrowed("1.1"),
+        other => Cow::Owned(format!("1.{other}")),
+    }
+}
+
+/// A version from the start line, without allocating for the usual ones.
+fn version_text(version: &[u8]) -> Cow<'static, str> {
+    match version {
+        b"1.0" => Cow::Borrowed("1.0"),
+        b"1.1" => Cow::Borrowed("1.1"),
+        other => Cow::Owned(text(other)),
+    }
+}
+
+/// The parsed headers, over one copy of the block (or, when the block is not UTF-8, copied one
+/// by one with lossy decoding).
+fn owned_headers(block: &[u8], parsed: &[httparse::Header<'_>]) -> Headers {
+    let pairs = parsed.iter().map(|h| (h.name.as_bytes(), h.value));
+    Headers::over_block(block, pairs).unwrap_or_else(|| {
+        let mut headers = Headers::with_capacity(parsed.len(), block.len());
+        for header in parsed {
+            headers.push(header.name, header.value);
+        }
+        headers
+    })
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -295,7 +324,7 @@ fn tolerant_request(block: &[u8], max_headers: usize, cut: bool) -> Option<(Requ
     };
     let headers = tolerant_headers(rest, max_headers, &mut issues);
     issues.not_strict = !cut && issues == HeadIssues::default() && line.version.is_some();
-    let version = line.version.map_or_else(|| "0.9".to_owned(), text);
+    let version = line.version.map_or(Cow::Borrowed("0.9"), version_text);
     Some((RequestParts { method: text(line.method), uri: text(line.uri), version, headers }, issues))
 }
 
@@ -311,13 +340,13 @@ fn tolerant_response(block: &[u8], max_headers: usize, cut: bool) -> Option<(Res
     };
     let headers = tolerant_headers(rest, max_headers, &mut issues);
     issues.not_strict = !cut && issues == HeadIssues::default();
-    let parts = ResponseParts { version: text(line.version), status: line.status, reason: text(line.reason), headers };
+    let parts = ResponseParts { version: version_text(line.version), status: line.status, reason: text(line.reason), headers };
     Some((parts, issues))
 }
 
 /// Header lines up to the first empty line (or the end of a cut block).
 fn tolerant_headers(lines: &[u8], max_headers: usize, issues: &mut HeadIssues) -> Headers {
-    let mut headers: Vec<Header> = Vec::new();
+    let mut headers = Headers::with_capacity(0, lines.len());
     // Whether the previous line was a header we kept, which a continuation line extends.
     let mut previous_kept = false;
     for raw in lines.split_inclusive(|&b| b == b'\n') {
@@ -327,11 +356,8 @@ fn tolerant_headers(lines: &[u8], max_headers: usize, issues: &mut HeadIssues) -
         }
         if line.first().is_some_and(|&b| is_ws(b)) {
             issues.folded_lines += 1;
-            if let Some(last) = headers.last_mut().filter(|_| previous_kept) {
-                if !last.value.is_empty() {
-                    last.value.push(' ');
-                }
-                last.value.push_str(&String::from_utf8_lossy(trim_ws(line)));
+            if previous_kept {
+                headers.continue_last(trim_ws(line));
             }
             continue;
         }
@@ -339,13 +365,14 @@ fn tolerant_headers(lines: &[u8], max_headers: usize, issues: &mut HeadIssues) -
         match split_header(line) {
             Some(_) if headers.len() >= max_headers => issues.dropped_headers += 1,
             Some((name, value)) => {
-                headers.push(Header { name: text(name), value: text(value) });
+                // A valid name is made of token characters: ASCII.
+                headers.push(&String::from_utf8_lossy(name), value);
                 previous_kept = true;
             }
             None => issues.invalid_lines += 1,
         }
     }
-    Headers(headers)
+    headers
 }
 
 /// `name: value`, tolerating white space before the colon.
@@ -399,14 +426,14 @@ mod tests {
     }
 
     fn header_pairs(headers: &Headers) -> Vec<(&str, &str)> {
-        headers.0.iter().map(|h| (h.name.as_str(), h.value.as_str())).collect()
+        headers.iter().collect()
     }
 
     #[test]
     fn strict_parse_of_a_clean_request() {
         let (parts, issues) =
             parse_request(b"POST /x?y HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n", 256, false).unwrap();
-        assert_eq!((parts.method.as_str(), parts.uri.as_str(), parts.version.as_str()), ("POST", "/x?y", "1.1"));
+        assert_eq!((parts.method.as_str(), parts.uri.as_str(), &*parts.version), ("POST", "/x?y", "1.1"));
         assert_eq!(header_pairs(&parts.headers), [("Host", "h"), ("Content-Length", "3")]);
         assert_eq!(issues, HeadIssues::default());
     }
@@ -417,7 +444,7 @@ mod tests {
         let (parts, issues) = parse_request(block, 256, false).unwrap();
         assert_eq!(parts.uri, "mailin03.sul.t-online.de:25 /");
         assert_eq!(parts.version, "1.0");
-        assert!(parts.headers.0.is_empty());
+        assert!(parts.headers.is_empty());
         assert_eq!(issues.start_line, Some("white space in the URI"));
         assert_eq!(issues.invalid_lines, 1);
 
@@ -431,14 +458,14 @@ mod tests {
         assert_eq!(issues.folded_lines, 1);
 
         let (parts, issues) = parse_request(b"GET /zeek.html\n", 256, false).unwrap();
-        assert_eq!((parts.version.as_str(), issues), ("0.9", HeadIssues::default()));
+        assert_eq!((&*parts.version, issues), ("0.9", HeadIssues::default()));
 
         let (parts, issues) = parse_response(b"HTTP/1.1 200 OK\r\nServer : iis\r\n\r\n", 256, false).unwrap();
         assert_eq!(parts.headers.get("server"), Some("iis"));
         assert_eq!(issues, HeadIssues { not_strict: true, ..HeadIssues::default() });
 
         let (parts, issues) = parse_response(b"HTTP/1.2 200 OK\r\nA: b\r\n\r\n", 256, false).unwrap();
-        assert_eq!((parts.version.as_str(), parts.status), ("1.2", 200));
+        assert_eq!((&*parts.version, parts.status), ("1.2", 200));
         assert_eq!(issues.start_line, Some("HTTP version other than 1.0 and 1.1"));
     }
 
@@ -450,11 +477,11 @@ mod tests {
         }
         block.extend_from_slice(b"\r\n");
         let (parts, issues) = parse_request(&block, 100, false).unwrap();
-        assert_eq!(parts.headers.0.len(), 100);
-        assert_eq!(parts.headers.0.last().map(|h| h.name.as_str()), Some("X-99"));
+        assert_eq!(parts.headers.len(), 100);
+        assert_eq!(parts.headers.iter().last().map(|(name, _)| name), Some("X-99"));
         assert_eq!(issues.dropped_headers, 200);
         let (parts, issues) = parse_request(&block, 300, false).unwrap();
-        assert_eq!((parts.headers.0.len(), issues), (300, HeadIssues::default()));
+        assert_eq!((parts.headers.len(), issues), (300, HeadIssues::default()));
     }
 
     #[test]

@@ -139,9 +139,9 @@ fn simple_get_200() {
     let tx = &out.txs[0];
     assert_eq!(tx.request.ts, ts(0));
     assert_eq!(tx.request.headers.get("host"), Some("mail.example.com"));
-    assert_eq!(tx.request.headers.0.len(), 2);
+    assert_eq!(tx.request.headers.len(), 2);
     let response = tx.response.as_ref().unwrap();
-    assert_eq!((response.ts, response.version.as_str(), response.reason.as_str()), (ts(1), "1.1", "OK"));
+    assert_eq!((response.ts, &*response.version, response.reason.as_str()), (ts(1), "1.1", "OK"));
     assert_eq!(response.headers.get("CONTENT-TYPE"), Some("text/plain"));
     assert_eq!(tx.ts_response_end, Some(ts(1)));
     assert!(!tx.incomplete);
@@ -490,7 +490,7 @@ fn giant_header_is_cut_with_bounded_memory() {
     assert!(conn.buffer_capacity() <= 8192, "released after use: {}", conn.buffer_capacity());
     conn.finish(ts(2), &mut txs, &mut anomalies);
     assert_eq!(txs.iter().map(summary).collect::<Vec<_>>(), ["1 GET /owa/ 1.1 -> 200 req=3 resp=5"]);
-    let names: Vec<&str> = txs[0].request.headers.0.iter().map(|h| h.name.as_str()).collect();
+    let names: Vec<&str> = txs[0].request.headers.iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["Host", "Content-Length"]);
     assert_eq!(anomalies.iter().map(|a| a.kind).collect::<Vec<_>>(), ["http_header_too_large"]);
     assert_eq!(anomalies[0].detail, "request header block over 65536 bytes: the lines beyond are dropped");
@@ -515,8 +515,8 @@ fn thousand_headers_keep_the_first_max_headers() {
     request.extend_from_slice(b"\r\n");
     let out = run(&[Data(ToServer, &request), Data(ToClient, OK_HELLO)]);
     assert_eq!(out.lines(), ["1 GET /owa/ 1.1 -> 200 req=0 resp=5"]);
-    let headers = &out.txs[0].request.headers.0;
-    assert_eq!((headers.len(), headers[255].name.as_str()), (256, "X-H255"));
+    let headers = &out.txs[0].request.headers;
+    assert_eq!((headers.len(), headers.iter().nth(255)), (256, Some(("X-H255", "255"))));
     assert_eq!(out.kinds(), ["http_too_many_headers"]);
     assert_eq!(out.anomalies[0].detail, "744 request headers beyond the first 256 dropped");
 }
@@ -553,7 +553,7 @@ fn http_09() {
     let out = corpus(corpus::HTTP09_GET);
     assert_eq!(out.lines(), ["1 GET /zeek.html 0.9 -> 0 req=0 resp=51"]);
     let response = out.txs[0].response.as_ref().unwrap();
-    assert_eq!((response.version.as_str(), response.ts), ("0.9", ts(1)));
+    assert_eq!((&*response.version, response.ts), ("0.9", ts(1)));
     assert_eq!((out.kinds(), out.mode), (vec![], Some(ConnMode::Close)));
     assert_eq!(corpus(corpus::HTTP09_POST).lines(), ["1 POST /zeek.html 0.9 -> 0 req=0 resp=11"]);
     let out = corpus(corpus::NO_VERSION);
@@ -657,4 +657,66 @@ fn arbitrary_bytes_never_panic_or_hang() {
         let whole = run_with(small.clone(), &evs);
         assert_eq!(run_split(small, &evs, &mut |len| vec![1; len]), whole);
     }
+}
+
+#[test]
+fn headers_share_one_buffer_and_look_up_by_any_case() {
+    let mut headers = Headers::with_capacity(4, 64);
+    headers.push("Host", b"mail.example.com");
+    headers.push("Cookie", b"a=1");
+    headers.push("X-Bad", b"caf\xe9");
+    headers.push("cookie", b"b=2");
+    headers.push("Empty", b"");
+    headers.continue_last(b"folded");
+    headers.continue_last(b"twice");
+    assert_eq!(headers.len(), 5);
+    assert_eq!(headers.get("HOST"), Some("mail.example.com"));
+    assert_eq!(headers.get_all("COOKIE").collect::<Vec<_>>(), ["a=1", "b=2"]);
+    // A value that is not UTF-8 is replaced on its own; the next header is intact.
+    assert_eq!(headers.get("x-bad"), Some("caf\u{fffd}"));
+    assert_eq!(headers.get("empty"), Some("folded twice"));
+    assert_eq!(headers.get("missing"), None);
+    assert_eq!(format!("{headers:?}").matches("\"Cookie\"").count(), 1);
+    let rebuilt: Headers = headers.iter().collect();
+    assert_eq!(rebuilt, headers);
+    // Continuing nothing does nothing.
+    let mut none = Headers::default();
+    none.continue_last(b"x");
+    assert!(none.is_empty());
+    assert_eq!(none, Headers::default());
+}
+
+#[test]
+fn headers_over_a_block_point_into_one_copy_of_it() {
+    let block: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n\r\n";
+    let part = |from: usize, len: usize| &block[from..from + len];
+    let parsed = [(part(16, 4), part(22, 1)), (part(25, 8), part(35, 3))];
+    let mut headers = Headers::over_block(block, parsed.into_iter()).expect("UTF-8 block");
+    assert_eq!(headers.iter().collect::<Vec<_>>(), [("Host", "a"), ("X-Folded", "one")]);
+    assert_eq!(headers, [("Host", "a"), ("X-Folded", "one")].into_iter().collect());
+    // Growing a value that is not at the end of the buffer moves it there first.
+    headers.continue_last(b"two");
+    headers.push("Next", b"3");
+    assert_eq!(headers.iter().collect::<Vec<_>>(), [("Host", "a"), ("X-Folded", "one two"), ("Next", "3")]);
+
+    let elsewhere: &[u8] = b"Host";
+    assert!(Headers::over_block(block, [(elsewhere, part(22, 1))].into_iter()).is_none());
+    assert!(Headers::over_block(b"X: caf\xe9\r\n", std::iter::empty()).is_none());
+    let accented = "X: é\r\n".as_bytes();
+    let inside_a_char = (&accented[0..1], &accented[3..4]);
+    assert!(Headers::over_block(accented, [inside_a_char].into_iter()).is_none());
+}
+
+#[test]
+fn look_ups_tell_names_that_share_their_first_bytes_apart() {
+    let headers: Headers =
+        [("X-Forwarded-For", "a"), ("X-Forwarded-Host", "b"), ("x-forwarded-for", "c"), ("X-Forwarde", "d")].into_iter().collect();
+    assert_eq!(headers.get_all("X-FORWARDED-FOR").collect::<Vec<_>>(), ["a", "c"]);
+    assert_eq!(headers.get("x-forwarded-host"), Some("b"));
+    assert_eq!(headers.get("X-Forwarde"), Some("d"));
+    assert_eq!(headers.get("X-Forwarded"), None);
+    let long = "X".repeat(300);
+    let headers: Headers = [(long.as_str(), "1"), (&long[..299], "2")].into_iter().collect();
+    assert_eq!(headers.get(&long.to_lowercase()), Some("1"));
+    assert_eq!(headers.get(&long[..299]), Some("2"));
 }
