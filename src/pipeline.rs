@@ -15,12 +15,13 @@ use std::path::PathBuf;
 
 use crate::anomaly::Anomaly;
 use crate::audit::{AuditConfig, Auditor};
-use crate::capture::{Packet, PacketSource, ReadOrder};
+use crate::capture::{PacketSource, ReadOrder};
 use crate::decode::Decoder;
 use crate::evidence::{EvidenceConfig, EvidenceExtractor, ExchangeApp};
 use crate::http::{self, HttpConfig, HttpConnection, Transaction};
 use crate::reassembly::{ConnMeta, ConnectionRecord, ConnectionTable, Direction, ReassemblyConfig, StreamHandler};
 use crate::report::summary::{IngestSummary, ModeKey};
+use crate::report::encoder::{Encoder, Encoding};
 use crate::report::table::TableError;
 use crate::report::tables::{ConnectionApp, Tables};
 use handoff::{ClosedConnection, Event, Handoff, Recorder};
@@ -82,15 +83,16 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     let mut source = PacketSource::open(&opts.captures, opts.order).map_err(|e| AnalyzeError::Capture(e.to_string()))?;
     let progress = opts.progress.then(|| progress_bar(source.total_bytes()));
 
-    let recorder = Recorder::new(Auditor::new(opts.audit.clone()), Tables::create(&opts.out_dir)?);
+    let encoding = if opts.threads > 1 { Encoding::Background } else { Encoding::Inline };
+    let encoder = Encoder::start(encoding).map_err(AnalyzeError::Thread)?;
+    let recorder = Recorder::new(Auditor::new(opts.audit.clone()), Tables::create(&opts.out_dir, encoder)?);
     let handoff = if opts.threads > 1 { Handoff::threaded(recorder).map_err(AnalyzeError::Thread)? } else { Handoff::inline(recorder) };
     let dissector = Dissector::new(handoff, opts);
     let mut connections = ConnectionTable::new(opts.reassembly.clone(), dissector);
     let mut decoder = Decoder::new();
-    let mut packet = Packet::default();
     let mut packets_since_tick = 0u32;
-    while source.next_packet(&mut packet) {
-        if let Some(segment) = decoder.decode(&packet) {
+    while let Some(packet) = source.next_packet() {
+        if let Some(segment) = decoder.decode(packet) {
             connections.segment(&segment);
         }
         packets_since_tick += 1;
@@ -198,11 +200,15 @@ impl Dissector {
 
     /// Writes the rows the parsers produced since the last call.
     fn drain(&mut self, state: &mut ConnState, meta: &ConnMeta) {
-        for anomaly in std::mem::take(&mut self.anomalies) {
+        // Taken and given back drained: the buffers keep their capacity across calls.
+        let mut anomalies = std::mem::take(&mut self.anomalies);
+        for anomaly in anomalies.drain(..) {
             state.anomalies += 1;
             self.record(Some(meta), anomaly);
         }
-        for tx in std::mem::take(&mut self.transactions) {
+        self.anomalies = anomalies;
+        let mut transactions = std::mem::take(&mut self.transactions);
+        for tx in transactions.drain(..) {
             state.transactions += 1;
             let mut evidence = self.extractor.extract(&tx);
             for anomaly in std::mem::take(&mut evidence.anomalies) {
@@ -213,6 +219,7 @@ impl Dissector {
             state.probes += u64::from(evidence.app == ExchangeApp::HealthProbe);
             self.handoff.send(Event::Transaction(Box::new((meta.clone(), tx, evidence))));
         }
+        self.transactions = transactions;
     }
 
     /// Picks the parser for a connection from the first bytes of its first talking side.

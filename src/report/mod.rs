@@ -5,6 +5,7 @@
 //! Every file is written atomically ([`atomic`]).
 
 pub mod atomic;
+pub mod encoder;
 pub mod summary;
 pub mod table;
 pub mod tables;

@@ -7,13 +7,12 @@
 
 use std::path::Path;
 
+use super::encoder::Encoder;
 use super::table::{col, ColumnSpec, ColumnType::*, TableError, TableSpec, TableWriter, Value};
 use crate::anomaly::Anomaly;
-use crate::fingerprint::token_digest;
 use crate::audit::{
     Attribution, AuditSink, ClientRow, MoveRow, OaPairRow, ServerRow, SessionRow, TlsRow, TransactionRow,
 };
-use crate::evidence::EXCHANGE_COOKIES;
 use crate::reassembly::{ConnEnd, ConnMeta, ConnStart, ConnectionRecord, Direction, DirectionStats};
 use crate::timestamp::Timestamp;
 
@@ -358,14 +357,9 @@ struct IdStrings {
 
 impl IdStrings {
     fn fill(&mut self, meta: &ConnMeta) {
-        use std::fmt::Write;
-        self.conn_id.clear();
-        self.client_ip.clear();
-        self.server_ip.clear();
-        // Writing into a String cannot fail.
-        let _ = write!(self.conn_id, "{}", meta.conn_id);
-        let _ = write!(self.client_ip, "{}", meta.client_ip);
-        let _ = write!(self.server_ip, "{}", meta.server_ip);
+        rewrite(&mut self.conn_id, meta.conn_id);
+        rewrite(&mut self.client_ip, meta.client_ip);
+        rewrite(&mut self.server_ip, meta.server_ip);
     }
 }
 
@@ -413,28 +407,34 @@ pub struct Tables {
     servers: TableWriter,
     oa_pairs: TableWriter,
     ids: IdStrings,
+    attribution: AttributionStrings,
+    /// The `lb_cookie_set` cell's text, reused.
+    lb_cookie_set: String,
 }
 
 impl Tables {
-    pub fn create(dir: &Path) -> Result<Self, TableError> {
+    /// Creates the nine tables in `dir`, their batches encoded by `encoder`.
+    pub fn create(dir: &Path, encoder: Encoder) -> Result<Self, TableError> {
         Ok(Tables {
-            connections: TableWriter::create(dir, &CONNECTIONS)?,
-            transactions: TableWriter::create(dir, &TRANSACTIONS)?,
-            tls: TableWriter::create(dir, &TLS)?,
-            anomalies: TableWriter::create(dir, &ANOMALIES)?,
-            sessions: TableWriter::create(dir, &SESSIONS)?,
-            session_moves: TableWriter::create(dir, &SESSION_MOVES)?,
-            clients: TableWriter::create(dir, &CLIENTS)?,
-            servers: TableWriter::create(dir, &SERVERS)?,
-            oa_pairs: TableWriter::create(dir, &OA_PAIRS)?,
+            connections: TableWriter::create(dir, &CONNECTIONS, &encoder)?,
+            transactions: TableWriter::create(dir, &TRANSACTIONS, &encoder)?,
+            tls: TableWriter::create(dir, &TLS, &encoder)?,
+            anomalies: TableWriter::create(dir, &ANOMALIES, &encoder)?,
+            sessions: TableWriter::create(dir, &SESSIONS, &encoder)?,
+            session_moves: TableWriter::create(dir, &SESSION_MOVES, &encoder)?,
+            clients: TableWriter::create(dir, &CLIENTS, &encoder)?,
+            servers: TableWriter::create(dir, &SERVERS, &encoder)?,
+            oa_pairs: TableWriter::create(dir, &OA_PAIRS, &encoder)?,
             ids: IdStrings::default(),
+            attribution: AttributionStrings::default(),
+            lb_cookie_set: String::new(),
         })
     }
 
     pub fn connection(&mut self, rec: &ConnectionRecord, app: &ConnectionApp) -> Result<(), TableError> {
         let (c, s): (&DirectionStats, &DirectionStats) = (&rec.to_server, &rec.to_client);
         let keys = key_values(&rec.meta, &mut self.ids);
-        let row = concat_values(
+        let row: [Value; CONNECTION_COLUMNS.len()] = join(
             keys,
             [
                 secs(rec.meta.ts_start),
@@ -471,15 +471,21 @@ impl Tables {
         self.connections.push_row(&row)
     }
 
+    /// One transaction's row, built on the stack from text the row's records and reused
+    /// buffers already hold: nothing is allocated per row.
     fn write_transaction(&mut self, r: &TransactionRow<'_>) -> Result<(), TableError> {
         let (meta, tx, ev) = (r.meta, r.tx, r.evidence);
         let request = &tx.request;
         let response = tx.response.as_ref();
         let lb = ev.lb_cookie.as_ref();
-        let lb_set = ev.lb_cookie_set.as_ref().map(|c| format!("{}={}", c.name, c.value));
-        let cookies: Vec<Option<String>> = (0..EXCHANGE_COOKIES.len()).map(|i| ev.exchange_cookie(i).map(token_digest)).collect();
+        let lb_set = ev.lb_cookie_set.as_ref().map(|c| {
+            self.lb_cookie_set.clear();
+            self.lb_cookie_set.extend([c.name.as_str(), "=", c.value.as_str()]);
+            self.lb_cookie_set.as_str()
+        });
+        let cookies = ev.exchange_cookies().map(|c| Value::Str(c.map(|c| c.digest.as_str())));
         let keys = key_values(meta, &mut self.ids);
-        let mut row = concat_values(
+        let evidence: [Value; 35] = join(
             keys,
             [
                 Value::U64(Some(tx.depth.into())),
@@ -508,22 +514,21 @@ impl Tables {
                 Value::Str(lb.map(|c| c.name.as_str())),
                 Value::Str(lb.map(|c| c.value.as_str())),
                 Value::Str(lb.and_then(|c| c.decoded_server.as_deref())),
-                Value::Str(lb_set.as_deref()),
+                Value::Str(lb_set),
                 Value::Str(str_of(&ev.fe_server)),
                 Value::Str(str_of(&ev.be_server)),
                 Value::Str(str_of(&ev.diag_info)),
             ],
         );
-        row.extend(cookies.iter().map(|c| Value::Str(c.as_deref())));
-        let attribution = AttributionText::of(r.attribution);
-        row.extend(attribution.values());
+        let with_cookies: [Value; 50] = join(evidence, cookies);
+        let row: [Value; TRANSACTION_COLUMNS.len()] = join(with_cookies, self.attribution.values(r.attribution));
         self.transactions.push_row(&row)
     }
 
     fn write_tls(&mut self, r: &TlsRow<'_>) -> Result<(), TableError> {
         let (meta, rec) = (r.meta, r.tls);
         let keys = key_values(meta, &mut self.ids);
-        let mut row = concat_values(
+        let record: [Value; 29] = join(
             keys,
             [
                 secs(meta.ts_start),
@@ -552,24 +557,19 @@ impl Tables {
                 Value::U64(Some(rec.server_app_bytes)),
             ],
         );
-        let attribution = AttributionText::of(r.attribution);
-        row.extend(attribution.values());
+        let row: [Value; TLS_COLUMNS.len()] = join(record, self.attribution.values(r.attribution));
         self.tls.push_row(&row)
     }
 
     /// An anomaly, inside a connection or (`meta` None) outside any.
     pub fn anomaly(&mut self, meta: Option<&ConnMeta>, anomaly: &Anomaly) -> Result<(), TableError> {
+        let keys = match meta {
+            Some(meta) => key_values(meta, &mut self.ids),
+            None => [Value::Str(None), Value::Str(None), Value::U32(None), Value::Str(None), Value::U32(None)],
+        };
         let tail = [secs(anomaly.ts), Value::Str(Some(anomaly.kind)), Value::Str(Some(&anomaly.detail))];
-        match meta {
-            Some(meta) => {
-                let keys = key_values(meta, &mut self.ids);
-                self.anomalies.push_row(&concat_values(keys, tail))
-            }
-            None => {
-                let keys = [Value::Str(None), Value::Str(None), Value::U32(None), Value::Str(None), Value::U32(None)];
-                self.anomalies.push_row(&concat_values(keys, tail))
-            }
-        }
+        let row: [Value; ANOMALY_COLUMNS.len()] = join(keys, tail);
+        self.anomalies.push_row(&row)
     }
 
     /// Closes every table; returns (table name, rows) in a fixed order.
@@ -595,30 +595,33 @@ impl Tables {
 }
 
 
-/// The attribution columns' text.
-struct AttributionText<'a> {
-    attribution: &'a Attribution,
-    session_ref: Option<String>,
-    stitched_conn_id: Option<String>,
+/// Reused text of the attribution columns, like [`IdStrings`].
+#[derive(Default)]
+struct AttributionStrings {
+    session_ref: String,
+    stitched_conn_id: String,
 }
 
-impl<'a> AttributionText<'a> {
-    fn of(attribution: &'a Attribution) -> Self {
-        AttributionText {
-            attribution,
-            session_ref: attribution.session_ref.map(|s| s.to_string()),
-            stitched_conn_id: attribution.stitched_conn_id.map(|c| c.to_string()),
-        }
-    }
-
-    fn values(&self) -> [Value<'_>; 4] {
+impl AttributionStrings {
+    fn values<'a>(&'a mut self, attribution: &'a Attribution) -> [Value<'a>; 4] {
+        let session_ref = attribution.session_ref.map(|s| rewrite(&mut self.session_ref, s));
+        let stitched_conn_id = attribution.stitched_conn_id.map(|c| rewrite(&mut self.stitched_conn_id, c));
         [
-            Value::Str(self.attribution.server.as_deref()),
-            Value::Str(self.attribution.server_source.map(|s| s.as_str())),
-            Value::Str(self.session_ref.as_deref()),
-            Value::Str(self.stitched_conn_id.as_deref()),
+            Value::Str(attribution.server.as_deref()),
+            Value::Str(attribution.server_source.map(|s| s.as_str())),
+            Value::Str(session_ref),
+            Value::Str(stitched_conn_id),
         ]
     }
+}
+
+/// `buffer` holding `value`'s text alone.
+fn rewrite(buffer: &mut String, value: impl std::fmt::Display) -> &str {
+    use std::fmt::Write;
+    buffer.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(buffer, "{value}");
+    buffer
 }
 
 fn opt_secs(ts: Option<Timestamp>) -> Value<'static> {
@@ -751,11 +754,15 @@ fn str_of(value: &Option<String>) -> Option<&str> {
     value.as_deref()
 }
 
-fn concat_values<'a, const A: usize, const B: usize>(a: [Value<'a>; A], b: [Value<'a>; B]) -> Vec<Value<'a>> {
-    let mut out = Vec::with_capacity(A + B);
-    out.extend(a);
-    out.extend(b);
-    out
+/// The values of `a` then those of `b`, as one row on the stack.
+fn join<'a, const A: usize, const B: usize, const N: usize>(a: [Value<'a>; A], b: [Value<'a>; B]) -> [Value<'a>; N] {
+    const { assert!(A + B == N) };
+    let mut row = [Value::Str(None); N];
+    // Cannot panic: the lengths add up, checked at compile time.
+    let (head, tail) = row.split_at_mut(A);
+    head.copy_from_slice(&a);
+    tail.copy_from_slice(&b);
+    row
 }
 
 /// Every table of a report, in the order the README lists them.
