@@ -33,11 +33,29 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Read captures and write the report tables (CSV and Parquet) and summary.
-    Analyze(AnalyzeArgs),
+    Analyze(AnalyzeCommand),
     /// Analyse like `analyze`, then hold the audit to a policy: exit 0 when it holds, 1 when not.
     Check(CheckArgs),
     /// Print the columns of every report table, as Markdown.
     Columns,
+}
+
+#[derive(clap::Args, Debug)]
+struct AnalyzeCommand {
+    #[command(flatten)]
+    analysis: AnalyzeArgs,
+    /// Write one report per capture file, in `OUT/capture=<file name>/`: Hive-style folders,
+    /// which DuckDB, Spark and polars read as one table with a `capture` column. For captures
+    /// of different places or times; captures of the same traffic (both sides of a balancer)
+    /// belong in one report, where they are stitched.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    partition_by: Option<Partition>,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum Partition {
+    /// One report per capture file.
+    Capture,
 }
 
 #[derive(clap::Args, Debug)]
@@ -49,7 +67,7 @@ struct CheckArgs {
     analysis: AnalyzeArgs,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 struct AnalyzeArgs {
     /// pcap or pcapng files, optionally gzip-compressed.
     #[arg(required = true)]
@@ -165,7 +183,8 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Analyze(args) => run_analyze(args).map_or_else(|code| code, |_| 0),
+        Command::Analyze(AnalyzeCommand { analysis, partition_by: None }) => run_analyze(analysis).map_or_else(|code| code, |_| 0),
+        Command::Analyze(AnalyzeCommand { analysis, partition_by: Some(Partition::Capture) }) => run_partitioned(analysis),
         Command::Check(args) => run_check(args),
         Command::Columns => {
             print!("{}", columns_markdown());
@@ -255,6 +274,44 @@ fn run_analyze(args: AnalyzeArgs) -> Result<IngestSummary, i32> {
         return Err(2);
     }
     Ok(summary)
+}
+
+/// One analysis per capture, each into its partition folder; stops at the first failure.
+fn run_partitioned(args: AnalyzeArgs) -> i32 {
+    let folders = match partition_folders(&args.captures) {
+        Ok(folders) => folders,
+        Err(e) => {
+            eprintln!("affinity-audit: {e}");
+            return 2;
+        }
+    };
+    for (capture, folder) in args.captures.iter().zip(folders) {
+        let partition = AnalyzeArgs { captures: vec![capture.clone()], out: args.out.join(folder), ..args.clone() };
+        if let Err(code) = run_analyze(partition) {
+            return code;
+        }
+    }
+    0
+}
+
+/// `capture=<file name>` for each capture, with the characters a Hive partition value or a
+/// shell would trip on replaced by `_`. Two captures with the same name cannot share a folder.
+fn partition_folders(captures: &[PathBuf]) -> Result<Vec<String>, String> {
+    let mut folders: Vec<String> = Vec::with_capacity(captures.len());
+    for capture in captures {
+        let name = capture.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let value: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect();
+        if value.is_empty() || value.chars().all(|c| c == '.') {
+            return Err(format!("{}: a partition needs a capture file name", capture.display()));
+        }
+        let folder = format!("capture={value}");
+        if folders.contains(&folder) {
+            return Err(format!("{}: another capture already has the partition {folder}; rename one", capture.display()));
+        }
+        folders.push(folder);
+    }
+    Ok(folders)
 }
 
 fn run_check(args: CheckArgs) -> i32 {

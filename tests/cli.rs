@@ -398,3 +398,31 @@ fn no_credential_or_session_token_reaches_any_output() {
     }
     assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
 }
+
+#[test]
+fn partition_by_capture_writes_one_report_per_capture_equal_to_its_own_analysis() {
+    let captures = [sample("lab/failover/client-side.pcap"), sample("lab/failover/cas-side.pcap")];
+    let out = fresh_dir("partitioned");
+    analyze(&captures, &out, &["--partition-by", "capture"]).assert_code(0);
+    assert_eq!(file_names(&out), BTreeSet::from(["capture=cas-side.pcap".to_string(), "capture=client-side.pcap".to_string()]));
+    for capture in &captures {
+        let alone = fresh_dir("partition-alone");
+        analyze(std::slice::from_ref(capture), &alone, &[]).assert_code(0);
+        let name = capture.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let partition = out.join(format!("capture={name}"));
+        assert_eq!(file_names(&partition), file_names(&alone), "{name}");
+        for file in file_names(&alone) {
+            let (a, b) = (std::fs::read(alone.join(&file)).unwrap(), std::fs::read(partition.join(&file)).unwrap());
+            assert!(a == b, "{name}: {file} differs from the capture's own analysis");
+        }
+    }
+}
+
+#[test]
+fn partition_by_capture_refuses_two_captures_of_the_same_name() {
+    let captures = [sample("lab/failover/capture.pcap"), sample("lab/drain/capture.pcap")];
+    let out = fresh_dir("partition-clash");
+    let run = analyze(&captures, &out, &["--partition-by", "capture"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("capture=capture.pcap"), "{}", run.describe());
+}
