@@ -140,10 +140,14 @@ impl Handoff {
     }
 
     pub fn send(&mut self, event: Event) {
+        self.route_pending_advance();
+        self.route(event);
+    }
+
+    fn route_pending_advance(&mut self) {
         if let Some(ts) = self.pending_advance.take() {
             self.route(Event::Advance(ts));
         }
-        self.route(event);
     }
 
     fn route(&mut self, event: Event) {
@@ -172,9 +176,7 @@ impl Handoff {
 
     /// Applies what is pending, ends the audit and closes the tables.
     pub fn finish(mut self) -> Result<Recorded, TableError> {
-        if let Some(ts) = self.pending_advance.take() {
-            self.route(Event::Advance(ts));
-        }
+        self.route_pending_advance();
         match self.route {
             Route::Inline { recorder, error: None } => recorder.finish(),
             Route::Inline { error: Some(e), .. } => Err(e),
