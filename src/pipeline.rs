@@ -5,9 +5,9 @@
 //! whatever the capture's size. Transactions and TLS connections reach their tables through the
 //! audit, which adds their server and session; the audit's own tables are written at the end.
 //!
-//! With more than one thread, the audit and the report run on a thread of their own, fed by the
-//! dissector through [`handoff`] in capture order, and the report files are encoded on a third;
-//! every table is the same bytes as with one thread.
+//! With more than one thread, evidence extraction, the audit and the report run on a thread of
+//! their own, fed by the dissector through [`handoff`] in capture order, and the report files are
+//! encoded on a third; every table is the same bytes as with one thread.
 
 mod handoff;
 
@@ -17,10 +17,10 @@ use crate::anomaly::Anomaly;
 use crate::audit::{AuditConfig, Auditor};
 use crate::capture::{PacketSource, ReadOrder};
 use crate::decode::Decoder;
-use crate::evidence::{EvidenceConfig, EvidenceExtractor, ExchangeApp};
+use crate::evidence::{EvidenceConfig, EvidenceExtractor};
 use crate::http::{self, HttpConfig, HttpConnection, Transaction};
 use crate::reassembly::{ConnMeta, ConnectionRecord, ConnectionTable, Direction, ReassemblyConfig, StreamHandler};
-use crate::report::summary::{IngestSummary, ModeKey};
+use crate::report::summary::IngestSummary;
 use crate::report::encoder::{Encoder, Encoding};
 use crate::report::table::TableError;
 use crate::report::tables::{ConnectionApp, Tables};
@@ -85,7 +85,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
 
     let encoding = if opts.threads > 1 { Encoding::Background } else { Encoding::Inline };
     let encoder = Encoder::start(encoding).map_err(AnalyzeError::Thread)?;
-    let recorder = Recorder::new(Auditor::new(opts.audit.clone()), Tables::create(&opts.out_dir, encoder)?);
+    let recorder = Recorder::new(EvidenceExtractor::new(&opts.evidence), Auditor::new(opts.audit.clone()), Tables::create(&opts.out_dir, encoder)?);
     let handoff = if opts.threads > 1 { Handoff::threaded(recorder).map_err(AnalyzeError::Thread)? } else { Handoff::inline(recorder) };
     let dissector = Dissector::new(handoff, opts);
     let mut connections = ConnectionTable::new(opts.reassembly.clone(), dissector);
@@ -117,6 +117,8 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     let Dissector { handoff, mut summary, .. } = dissector;
     let recorded = handoff.finish()?;
     summary.audit = Some(recorded.audit);
+    summary.anomalies = recorded.anomalies;
+    summary.modes = recorded.modes;
     summary.tables = recorded.tables;
     summary.capture = source.stats().clone();
     summary.capture_issues = source.issues().to_vec();
@@ -163,19 +165,15 @@ impl Protocol {
 pub struct ConnState {
     protocol: Protocol,
     transactions: u64,
-    /// Transactions that were health probes: a connection of nothing else is a monitor's.
-    probes: u64,
+    /// Anomalies of the dissection (evidence adds its own behind the hand-off).
     anomalies: u64,
-    /// Application of the connection's first transaction, for the modes summary.
-    first_app: Option<&'static str>,
 }
 
-/// The application stages behind the reassembler: protocol detection, HTTP, TLS and evidence.
-/// What they find goes to the audit and the report through the hand-off.
+/// The application stages behind the reassembler: protocol detection, HTTP and TLS. What they
+/// find goes to evidence extraction, the audit and the report through the hand-off.
 struct Dissector {
     handoff: Handoff,
     http_config: HttpConfig,
-    extractor: EvidenceExtractor,
     transactions: Vec<Transaction>,
     anomalies: Vec<Anomaly>,
     summary: IngestSummary,
@@ -186,7 +184,6 @@ impl Dissector {
         Dissector {
             handoff,
             http_config: opts.http.clone(),
-            extractor: EvidenceExtractor::new(&opts.evidence),
             transactions: Vec::new(),
             anomalies: Vec::new(),
             summary: IngestSummary::default(),
@@ -194,7 +191,6 @@ impl Dissector {
     }
 
     fn record(&mut self, meta: Option<&ConnMeta>, anomaly: Anomaly) {
-        *self.summary.anomalies.entry(anomaly.kind).or_default() += 1;
         self.handoff.send(Event::Anomaly(Box::new((meta.cloned(), anomaly))));
     }
 
@@ -210,14 +206,7 @@ impl Dissector {
         let mut transactions = std::mem::take(&mut self.transactions);
         for tx in transactions.drain(..) {
             state.transactions += 1;
-            let mut evidence = self.extractor.extract(&tx);
-            for anomaly in std::mem::take(&mut evidence.anomalies) {
-                state.anomalies += 1;
-                self.record(Some(meta), anomaly);
-            }
-            state.first_app.get_or_insert(evidence.app.as_str());
-            state.probes += u64::from(evidence.app == ExchangeApp::HealthProbe);
-            self.handoff.send(Event::Transaction(Box::new((meta.clone(), tx, evidence))));
+            self.handoff.send(Event::Transaction(Box::new((meta.clone(), tx))));
         }
         self.transactions = transactions;
     }
@@ -293,9 +282,7 @@ impl StreamHandler for Dissector {
         ConnState {
             protocol: Protocol::Undecided { dir: Direction::ToServer, held: Vec::new() },
             transactions: 0,
-            probes: 0,
             anomalies: 0,
-            first_app: None,
         }
     }
 
@@ -336,13 +323,8 @@ impl StreamHandler for Dissector {
             Protocol::Undecided { .. } | Protocol::Other => {}
         }
         self.drain(&mut state, meta);
-        if let Some(mode) = http_mode {
-            let server = format!("{}:{}", meta.server_ip, meta.server_port);
-            *self.summary.modes.entry(ModeKey { server, app: state.first_app.unwrap_or("other"), mode }).or_default() += 1;
-        }
         let app = ConnectionApp { service, http_mode, http_transactions: state.transactions, anomalies: state.anomalies };
-        let probe_only = state.transactions > 0 && state.probes == state.transactions;
-        self.handoff.send(Event::Closed(Box::new(ClosedConnection { record: record.clone(), app, probe_only })));
+        self.handoff.send(Event::Closed(Box::new(ClosedConnection { record: record.clone(), app })));
     }
 }
 

@@ -1,8 +1,10 @@
-//! The hand-off from the dissection stages (reassembly, HTTP, TLS, evidence) to the audit and
-//! the report tables.
+//! The hand-off from the dissection stages (reassembly, HTTP, TLS) to evidence extraction, the
+//! audit and the report tables.
 //!
-//! The dissector turns what it learns into [`Event`]s in capture order; a [`Recorder`] applies
-//! them to the [`Auditor`] and the [`Tables`]. A [`Handoff`] either applies each event at once
+//! The dissector turns what it learns into [`Event`]s in capture order; a [`Recorder`] extracts
+//! the evidence of each transaction and applies the events to the [`Auditor`] and the
+//! [`Tables`]. Evidence is extracted here rather than by the dissector because this side has the
+//! spare time when they run on two threads. A [`Handoff`] either applies each event at once
 //! on the dissector's thread, or sends them in batches to a recorder on a thread of its own, so
 //! reading and dissecting the capture overlaps with auditing and writing the report. Both ways
 //! apply the same events in the same order: the report is the same bytes with any number of
@@ -11,14 +13,17 @@
 //! Memory stays bounded: at most [`BATCHES_IN_FLIGHT`] batches of [`BATCH_EVENTS`] events wait
 //! between the threads; a dissector that runs ahead blocks until the recorder catches up.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use crate::anomaly::Anomaly;
 use crate::audit::{AuditSummary, Auditor};
-use crate::evidence::TransactionEvidence;
+use crate::evidence::{EvidenceExtractor, ExchangeApp};
+use crate::fingerprint::FastHash;
 use crate::http::Transaction;
-use crate::reassembly::{ConnMeta, ConnectionRecord};
+use crate::reassembly::{ConnId, ConnMeta, ConnectionRecord};
+use crate::report::summary::ModeKey;
 use crate::report::table::TableError;
 use crate::report::tables::{ConnectionApp, Tables};
 use crate::timestamp::Timestamp;
@@ -37,11 +42,12 @@ pub enum Event {
     Advance(Timestamp),
     /// An anomaly, of a connection or of the capture itself.
     Anomaly(Box<(Option<ConnMeta>, Anomaly)>),
-    /// An HTTP transaction with its evidence.
-    Transaction(Box<(ConnMeta, Transaction, TransactionEvidence)>),
+    /// An HTTP transaction.
+    Transaction(Box<(ConnMeta, Transaction)>),
     /// A TLS connection closed, with what its handshake showed.
     TlsConnection(Box<(ConnectionRecord, TlsRecord)>),
-    /// Any connection closed: its row, and whether it only carried health probes.
+    /// Any connection closed: its row as the dissector saw it (the evidence's anomalies are
+    /// added by the recorder).
     Closed(Box<ClosedConnection>),
 }
 
@@ -49,8 +55,6 @@ pub enum Event {
 pub struct ClosedConnection {
     pub record: ConnectionRecord,
     pub app: ConnectionApp,
-    /// Every transaction of the connection was a health probe (and there was at least one).
-    pub probe_only: bool,
 }
 
 /// What the recorder produced once every event was applied.
@@ -58,44 +62,83 @@ pub struct Recorded {
     pub audit: AuditSummary,
     /// Rows written per table.
     pub tables: Vec<(&'static str, u64)>,
+    /// Anomalies per kind, of every stage.
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// HTTP connections per server, first application and connection mode.
+    pub modes: BTreeMap<ModeKey, u64>,
 }
 
-/// Applies events to the audit and the tables.
+/// What the evidence showed of an open connection's transactions, until its close.
+#[derive(Default)]
+struct EvidenceTally {
+    anomalies: u64,
+    /// Transactions that were health probes: a connection of nothing else is a monitor's.
+    probes: u64,
+    /// Application of the connection's first transaction, for the modes summary.
+    first_app: Option<&'static str>,
+}
+
+/// Extracts evidence and applies events to the audit and the tables.
 pub struct Recorder {
+    extractor: EvidenceExtractor,
     auditor: Auditor,
     tables: Tables,
+    /// Open connections with transactions; an entry leaves at its connection's close.
+    tallies: HashMap<ConnId, EvidenceTally, FastHash>,
+    anomalies: BTreeMap<&'static str, u64>,
+    modes: BTreeMap<ModeKey, u64>,
 }
 
 impl Recorder {
-    pub fn new(auditor: Auditor, tables: Tables) -> Self {
-        Recorder { auditor, tables }
+    pub fn new(extractor: EvidenceExtractor, auditor: Auditor, tables: Tables) -> Self {
+        Recorder { extractor, auditor, tables, tallies: HashMap::default(), anomalies: BTreeMap::new(), modes: BTreeMap::new() }
     }
 
     pub fn apply(&mut self, event: Event) -> Result<(), TableError> {
-        let Recorder { auditor, tables } = self;
         match event {
-            Event::Advance(ts) => auditor.advance(ts, tables),
-            Event::Anomaly(anomaly) => tables.anomaly(anomaly.0.as_ref(), &anomaly.1),
+            Event::Advance(ts) => self.auditor.advance(ts, &mut self.tables),
+            Event::Anomaly(anomaly) => self.anomaly(anomaly.0.as_ref(), &anomaly.1),
             Event::Transaction(tx) => {
-                let (meta, tx, evidence) = *tx;
-                auditor.transaction(&meta, tx, evidence, tables)
+                let (meta, tx) = *tx;
+                let mut evidence = self.extractor.extract(&tx);
+                let tally = self.tallies.entry(meta.conn_id).or_default();
+                tally.anomalies += evidence.anomalies.len() as u64;
+                tally.probes += u64::from(evidence.app == ExchangeApp::HealthProbe);
+                tally.first_app.get_or_insert(evidence.app.as_str());
+                for anomaly in std::mem::take(&mut evidence.anomalies) {
+                    self.anomaly(Some(&meta), &anomaly)?;
+                }
+                self.auditor.transaction(&meta, tx, evidence, &mut self.tables)
             }
             Event::TlsConnection(tls) => {
                 let (record, tls) = *tls;
-                auditor.tls_connection(&record, tls, tables)
+                self.auditor.tls_connection(&record, tls, &mut self.tables)
             }
             Event::Closed(closed) => {
-                auditor.connection(&closed.record, closed.probe_only);
-                tables.connection(&closed.record, &closed.app)
+                let ClosedConnection { record, mut app } = *closed;
+                let tally = self.tallies.remove(&record.meta.conn_id).unwrap_or_default();
+                app.anomalies += tally.anomalies;
+                if let Some(mode) = app.http_mode {
+                    let server = format!("{}:{}", record.meta.server_ip, record.meta.server_port);
+                    *self.modes.entry(ModeKey { server, app: tally.first_app.unwrap_or("other"), mode }).or_default() += 1;
+                }
+                let probe_only = app.http_transactions > 0 && tally.probes == app.http_transactions;
+                self.auditor.connection(&record, probe_only);
+                self.tables.connection(&record, &app)
             }
         }
     }
 
+    fn anomaly(&mut self, meta: Option<&ConnMeta>, anomaly: &Anomaly) -> Result<(), TableError> {
+        *self.anomalies.entry(anomaly.kind).or_default() += 1;
+        self.tables.anomaly(meta, anomaly)
+    }
+
     /// Ends the audit (its own tables are written now) and closes every table.
     pub fn finish(self) -> Result<Recorded, TableError> {
-        let Recorder { auditor, mut tables } = self;
+        let Recorder { auditor, mut tables, anomalies, modes, .. } = self;
         let audit = auditor.finish(&mut tables)?;
-        Ok(Recorded { audit, tables: tables.finish()? })
+        Ok(Recorded { audit, tables: tables.finish()?, anomalies, modes })
     }
 }
 
