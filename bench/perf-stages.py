@@ -13,7 +13,7 @@ polars does (CSV and Parquet encoding, compression, on whichever thread). Sample
 frame (process start-up, exit, the kernel on behalf of nothing we can name) are `other`.
 
 Prints a Markdown table: stage, samples, share, and the seconds they stand for; with `--threads`
-also one column per thread (by name: the main thread, `audit`, `report-encoder`, polars'
+also one column per thread (by name: the main thread, `audit`, `report-encoder-N`, polars'
 `polars-N` helpers), each cell that stage's share of all samples spent on that thread. Then a
 line with the share of report writing (`report` plus both polars rows).
 """

@@ -14,7 +14,7 @@
 #   BENCH_BINARY    profile this affinity-audit binary instead of building the tree's
 #
 # Needs perf; `perf script` resolving inlined frames takes a minute or so per run. Prints Markdown: per run, the report's rows of bench/perf-stages.py's table, one
-# column per thread (the main thread, `audit`, `report-encoder`, polars' `polars-N` helpers).
+# column per thread (the main thread, `audit`, `report-encoder-N`, polars' `polars-N` helpers).
 set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -137,6 +137,7 @@ impl Recorder {
     /// Ends the audit (its own tables are written now) and closes every table.
     pub fn finish(self) -> Result<Recorded, TableError> {
         let Recorder { auditor, mut tables, anomalies, modes, .. } = self;
+        tables.flush_dissection_tables()?;
         let audit = auditor.finish(&mut tables)?;
         Ok(Recorded { audit, tables: tables.finish()?, anomalies, modes })
     }

@@ -1,21 +1,24 @@
 //! Where the report tables' batches are encoded into CSV and Parquet: on the caller's thread,
-//! or on one background thread shared by every table of a report, so the pipeline only builds
-//! the columns and hands them over.
+//! or on [`BACKGROUND_THREADS`] background threads shared by the tables of a report (each table
+//! bound to one of them), so the pipeline only builds the columns and hands them over. Two
+//! threads let the last batches of different tables, all handed over at the end of a run, be
+//! encoded at the same time.
 //!
-//! Contract of the background thread:
+//! Contract of the background threads:
 //! - Same bytes as inline: each table's batches reach its files in the order they were handed
-//!   over (one thread, one first-in first-out queue).
-//! - Bounded memory: at most [`QUEUED_BATCHES`] batches wait for the thread besides the one it
-//!   encodes; a table that hands over more blocks until the thread catches up.
-//! - No lost errors: after the thread's first failure (an error naming its file) it writes
-//!   nothing more, and the next [`TableOutput::write`] or [`TableOutput::finish`] of any table
-//!   returns that error.
+//!   over (one thread per table, one first-in first-out queue per thread).
+//! - Bounded memory: at most [`QUEUED_BATCHES`] batches wait for each thread besides the one it
+//!   encodes; a table that hands over more blocks until its thread catches up.
+//! - No lost errors: after the first failure of any thread (an error naming its file) no thread
+//!   writes anything more, and the next [`TableOutput::write`] or [`TableOutput::finish`] of
+//!   any table returns that error.
 //! - Atomic tables: [`TableOutput::finish`] returns once the table's files are complete and
 //!   renamed into place. A table dropped unfinished leaves no file: its temporary files are
-//!   removed once the thread let go of its batches, at the latest when the last table is gone,
-//!   which stops and joins the thread.
+//!   removed once its thread let go of its batches, at the latest when the last table is gone,
+//!   which stops and joins the threads.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
@@ -24,48 +27,59 @@ use polars::prelude::DataFrame;
 
 use super::table::{TableError, TableFiles};
 
-/// Batches that may wait for the background thread besides the one it encodes: a few, so that
+/// Batches that may wait for a background thread besides the one it encodes: a few, so that
 /// a table seldom waits while another table's batch is encoded, and memory stays bounded (a
 /// batch holds at most `BATCH_ROWS` rows and `BATCH_TEXT_BYTES` of text).
 pub const QUEUED_BATCHES: usize = 2;
+
+/// Background encoding threads; tables are bound to them in turn, in the order they are made.
+pub const BACKGROUND_THREADS: usize = 2;
 
 /// Where batches are encoded.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Encoding {
     /// On the thread that hands them over, before it goes on.
     Inline,
-    /// On one background thread for all the tables of the [`Encoder`].
+    /// On [`BACKGROUND_THREADS`] background threads shared by the tables of the [`Encoder`].
     Background,
 }
 
-/// Encodes the batches of a report's tables; cloning shares the background thread, if any.
+/// Encodes the batches of a report's tables; cloning shares the background threads, if any.
 #[derive(Clone)]
 pub struct Encoder {
-    thread: Option<Arc<EncoderThread>>,
+    /// Empty when encoding inline.
+    threads: Vec<Arc<EncoderThread>>,
+    /// Tables bound so far, to bind the next one to the next thread.
+    bound: Arc<AtomicUsize>,
 }
 
 impl Encoder {
-    /// Starts an encoder; only [`Encoding::Background`] starts a thread, and so can fail.
+    /// Starts an encoder; only [`Encoding::Background`] starts threads, and so can fail.
     pub fn start(encoding: Encoding) -> std::io::Result<Self> {
         match encoding {
             Encoding::Inline => Ok(Self::inline()),
-            Encoding::Background => Ok(Encoder { thread: Some(Arc::new(EncoderThread::spawn()?)) }),
+            Encoding::Background => {
+                let failure = Arc::new(OnceLock::new());
+                let threads = (0..BACKGROUND_THREADS)
+                    .map(|i| EncoderThread::spawn(i, Arc::clone(&failure)).map(Arc::new))
+                    .collect::<std::io::Result<_>>()?;
+                Ok(Encoder { threads, bound: Arc::default() })
+            }
         }
     }
 
     pub fn inline() -> Self {
-        Encoder { thread: None }
+        Encoder { threads: Vec::new(), bound: Arc::default() }
     }
 
     /// How one table's batches reach its files.
     pub(super) fn output(&self, files: TableFiles) -> TableOutput {
-        match &self.thread {
-            None => TableOutput::Inline(files),
-            Some(thread) => {
-                let path = files.path().to_path_buf();
-                TableOutput::Background { files: Arc::new(Mutex::new(files)), thread: Arc::clone(thread), path }
-            }
+        if self.threads.is_empty() {
+            return TableOutput::Inline(files);
         }
+        let thread = &self.threads[self.bound.fetch_add(1, Ordering::Relaxed) % self.threads.len()];
+        let path = files.path().to_path_buf();
+        TableOutput::Background { files: Arc::new(Mutex::new(files)), thread: Arc::clone(thread), path }
     }
 }
 
@@ -112,12 +126,14 @@ impl TableOutput {
     }
 }
 
-/// The background thread and the way to it. Dropping the last handle (every table finished or
-/// dropped) lets the thread drain its queue and end, and joins it.
+/// A background thread and the way to it. Dropping the last handle (every table bound to it
+/// finished or dropped, and the encoder gone) lets the thread drain its queue and end, and
+/// joins it.
 pub(super) struct EncoderThread {
     /// `None` only while dropping.
     sender: Option<SyncSender<Job>>,
     handle: Option<JoinHandle<()>>,
+    /// The first failure of any of the encoder's threads.
     failure: Arc<OnceLock<TableError>>,
 }
 
@@ -133,11 +149,10 @@ enum Work {
 }
 
 impl EncoderThread {
-    fn spawn() -> std::io::Result<Self> {
+    fn spawn(index: usize, failure: Arc<OnceLock<TableError>>) -> std::io::Result<Self> {
         let (sender, jobs) = sync_channel(QUEUED_BATCHES);
-        let failure = Arc::new(OnceLock::new());
         let thread_failure = Arc::clone(&failure);
-        let handle = std::thread::Builder::new().name("report-encoder".into()).spawn(move || run(&jobs, &thread_failure))?;
+        let handle = std::thread::Builder::new().name(format!("report-encoder-{index}")).spawn(move || run(&jobs, &thread_failure))?;
         Ok(EncoderThread { sender: Some(sender), handle: Some(handle), failure })
     }
 
@@ -166,8 +181,9 @@ impl Drop for EncoderThread {
     }
 }
 
-/// The thread's loop: runs the jobs in order until every handle is gone. After the first
-/// failure it only answers, so that no table blocks on a full queue or waits for its close.
+/// A thread's loop: runs the jobs in order until every handle is gone. After the first
+/// failure (of any thread) it only answers, so that no table blocks on a full queue or waits
+/// for its close.
 fn run(jobs: &Receiver<Job>, failure: &OnceLock<TableError>) {
     for Job { files, work } in jobs {
         let mut files = files.lock().unwrap_or_else(PoisonError::into_inner);
@@ -200,7 +216,7 @@ fn record(failure: &OnceLock<TableError>, error: TableError) {
 }
 
 fn stopped(path: &Path) -> TableError {
-    TableError { path: path.to_path_buf(), message: "the report encoder thread stopped".into() }
+    TableError { path: path.to_path_buf(), message: "a report encoder thread stopped".into() }
 }
 
 #[cfg(test)]

@@ -229,7 +229,9 @@ impl TableWriter {
 
     /// Hands the pending rows to the encoder as one batch. The rows count as written even if
     /// that fails: the builders start afresh either way, and a failed table is not written on.
-    fn flush(&mut self) -> Result<(), TableError> {
+    /// A table that will get no more rows can flush before [`TableWriter::finish`], so that its
+    /// last batch is encoded while the caller goes on.
+    pub fn flush(&mut self) -> Result<(), TableError> {
         if self.rows_pending == 0 {
             return Ok(());
         }

@@ -572,6 +572,14 @@ impl Tables {
         self.anomalies.push_row(&row)
     }
 
+    /// Hands over the last rows of the connections and anomalies tables, complete once the
+    /// dissection's events are all applied (the audit writes neither): with a background
+    /// encoder they are encoded while the audit finishes.
+    pub fn flush_dissection_tables(&mut self) -> Result<(), TableError> {
+        self.connections.flush()?;
+        self.anomalies.flush()
+    }
+
     /// Closes every table; returns (table name, rows) in a fixed order.
     pub fn finish(self) -> Result<Vec<(&'static str, u64)>, TableError> {
         let mut counts = Vec::new();
