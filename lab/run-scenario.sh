@@ -58,7 +58,7 @@ wait_listening() { # port
     die "nothing listens on port $1"
 }
 
-# Stops a process we started and waits for it (at most ~3 s before SIGKILL).
+# Stops a process we started and waits for it (at most ~3 s before SIGKILL; then fails).
 stop() { # pid signal
     kill "-$2" "$1" 2>/dev/null || return 0
     for _ in $(seq 60); do
@@ -67,6 +67,34 @@ stop() { # pid signal
     done
     kill -KILL "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
+    return 1
+}
+
+# Returns once FILE has kept its size for 0.3 s (at most ~5 s).
+wait_file_settles() { # file
+    local last=-1 size stable=0
+    for _ in $(seq 50); do
+        size=$(stat -c %s "$1")
+        if [ "$size" = "$last" ]; then
+            stable=$((stable + 1))
+            [ "$stable" -ge 3 ] && return 0
+        else
+            stable=0
+        fi
+        last=$size
+        sleep 0.1
+    done
+}
+
+# Whether tcpdump (stopped) wrote every packet its filter took. On lo the kernel passes each
+# packet to the filter twice (sent and received) and libpcap keeps one copy, so "received by
+# filter" must be exactly twice "captured", and nothing "dropped by kernel".
+capture_complete() { # tcpdump's stderr
+    local captured received dropped
+    captured=$(sed -n 's/^\([0-9]*\) packets\? captured$/\1/p' "$1")
+    received=$(sed -n 's/^\([0-9]*\) packets\? received by filter$/\1/p' "$1")
+    dropped=$(sed -n 's/^\([0-9]*\) packets\? dropped by kernel$/\1/p' "$1")
+    [ -n "$captured" ] && [ "$received" = $((2 * captured)) ] && [ "$dropped" = 0 ]
 }
 
 event() { echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) $*" >>"$RUNDIR/events.log"; }
@@ -101,7 +129,11 @@ done
 for n in 1 2 3; do wait_listening "1800$n"; done
 
 # --- capture, then the balancer --------------------------------------------------------------
-tcpdump -i lo -s 0 -U -Z root -w "$RUNDIR/capture.pcap" "$CAPTURE_FILTER" 2>"$RUNDIR/tcpdump.log" &
+# --immediate-mode: without it libpcap hands packets over in blocks that close after up to 1 s,
+# and the open block is lost when tcpdump stops: the capture would end up to a second before the
+# run does, cutting through its last transactions. Immediate mode gives every packet a frame of
+# the snapshot length, so the ring is enlarged (-B, KiB): the default 2 MiB drops packets in bursts.
+tcpdump -i lo -s 0 -B 32768 -U --immediate-mode -Z root -w "$RUNDIR/capture.pcap" "$CAPTURE_FILTER" 2>"$RUNDIR/tcpdump.log" &
 TCPDUMP_PID=$!
 PIDS+=("$TCPDUMP_PID")
 for _ in $(seq 100); do grep -q "listening on" "$RUNDIR/tcpdump.log" && break; sleep 0.05; done
@@ -139,11 +171,15 @@ clients_status=0
 wait "$CLIENTS_PID" || clients_status=$?
 event "clients done (exit $clients_status)"
 
-# --- stop: balancer (soft stop, logs flushed), capture (flushed on SIGINT), servers ----------
+# --- stop: balancer (soft stop, logs flushed), servers, then the capture once it has all ------
 sleep 0.5
-stop "$HAPROXY_PID" USR1
-stop "$TCPDUMP_PID" INT
-for n in 1 2 3; do stop "${CAS_PID[$n]}" TERM; done
+# A killed HAProxy would not have logged the requests it still held: its log would not be the truth.
+stop "$HAPROXY_PID" USR1 || die "haproxy did not finish its soft stop within 3 s"
+for n in 1 2 3; do stop "${CAS_PID[$n]}" TERM || true; done
+# Nothing sends any more; tcpdump drops what it has not read yet when it stops, so let it catch up.
+wait_file_settles "$RUNDIR/capture.pcap"
+stop "$TCPDUMP_PID" INT || true
+capture_complete "$RUNDIR/tcpdump.log" || die "incomplete capture: $(tail -n 3 "$RUNDIR/tcpdump.log" | tr '\n' ' ')"
 
 mkdir -p "$OUTDIR"
 cp "$RUNDIR/capture.pcap" "$OUTDIR/capture.pcap"
