@@ -11,8 +11,8 @@
 #   BENCH_DIR       where captures and reports go (default /var/tmp/affinity-bench; not the repo)
 #   BENCH_SEED, BENCH_CLIENTS, BENCH_FORMAT   generator settings (1, 5000, pcap)
 #   BENCH_REPEAT    analyze runs per capture, the fastest is kept (default 3)
-#   BENCH_TSHARK_MAX_MB  run tshark on captures up to this size (default 300: the 256 MiB one;
-#                   tshark needs a minute and 2 GB of memory per GB of capture; 0: never)
+#   BENCH_TSHARK_MAX_MB  run tshark on captures up to this size (default 1100: up to the 1 GiB
+#                   one; tshark needs a minute and 2 GB of memory per GB of capture; 0: never)
 #   BENCH_PROFILE   1 (default) | 0: perf profile of analyze on the smallest capture, by stage
 #
 # Every capture is read once before timing so that all tools read it from the page cache.
@@ -25,7 +25,7 @@ SEED=${BENCH_SEED:-1}
 CLIENTS=${BENCH_CLIENTS:-5000}
 FORMAT=${BENCH_FORMAT:-pcap}
 REPEAT=${BENCH_REPEAT:-3}
-TSHARK_MAX_MB=${BENCH_TSHARK_MAX_MB:-300}
+TSHARK_MAX_MB=${BENCH_TSHARK_MAX_MB:-1100}
 PROFILE=${BENCH_PROFILE:-1}
 if [ -n "${BENCH_SIZES:-}" ]; then
     read -r -a SIZES <<<"$BENCH_SIZES"
@@ -75,7 +75,7 @@ best_of() {
     rm -f "$try"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 per_second() { awk -v n="$1" -v s="$2" -v unit="$3" 'BEGIN { if (s > 0) printf "%.1f", n / s / unit; else print "-" }'; }
 summary_value() { sed -n "s/^- $2: \([0-9]*\).*/\1/p" "$1" | head -n1; }
 
@@ -130,10 +130,11 @@ echo "## analyze vs tshark"
 echo
 echo "Load average when the table was made: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-echo "| capture | threads | packets | transactions | wall s | CPU s | peak RSS MB | MB/s | k packets/s | tshark wall s | tshark CPU s | tshark RSS MB | tshark wall / analyze wall | tshark CPU / analyze CPU |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| capture | threads | packets | transactions | wall s | CPU s | peak RSS MB | MB/s | k packets/s | speed-up vs 1 thread | tshark wall s | tshark CPU s | tshark RSS MB | tshark wall / analyze wall | tshark CPU / analyze CPU |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 if [ -n "$THREADS_OPTION" ]; then THREAD_RUNS=(1 "$(nproc)"); else THREAD_RUNS=(default); fi
 single_wall=()
+declare -A peak_rss
 for index in "${!CAPTURES[@]}"; do
     capture=${CAPTURES[$index]}
     name=$(basename "$capture")
@@ -162,13 +163,24 @@ for index in "${!CAPTURES[@]}"; do
         if [ "$run_tshark" = yes ]; then
             tshark_cells="| $t_wall | $t_cpu | $((t_rss / 1024)) | $(ratio "$t_wall" "$wall") | $(ratio "$t_cpu" "$cpu")"
         fi
-        echo "| $name | $threads | $packets | $transactions | $wall | $cpu | $((rss / 1024)) | $(per_second "$bytes" "$wall" 1e6) | $(per_second "$packets" "$wall" 1e3) $tshark_cells |"
         if [ "$threads" = 1 ] || [ "$threads" = default ]; then
             single_wall[index]=$wall
-        else
-            log "scaling on $name: $(ratio "${single_wall[index]}" "$wall")x with $threads threads"
         fi
+        speedup=$(ratio "${single_wall[index]}" "$wall")
+        echo "| $name | $threads | $packets | $transactions | $wall | $cpu | $((rss / 1024)) | $(per_second "$bytes" "$wall" 1e6) | $(per_second "$packets" "$wall" 1e3) | $speedup $tshark_cells |"
+        peak_rss["$threads $name"]=$((rss / 1024))
     done
+done
+echo
+# Memory as the capture grows: each capture's peak RSS against the 1 GiB capture's.
+for threads in "${THREAD_RUNS[@]}"; do
+    base_name=$(printf '%s\n' "${!peak_rss[@]}" | grep "^$threads .*-1GiB\." | head -n1 || true)
+    [ -n "$base_name" ] || continue
+    base=${peak_rss[$base_name]}
+    for key in "${!peak_rss[@]}"; do
+        [ "${key%% *}" = "$threads" ] || continue
+        echo "- threads $threads, ${key#* }: peak RSS ${peak_rss[$key]} MB, $(ratio "${peak_rss[$key]}" "$base")x the 1 GiB capture's"
+    done | sort
 done
 echo
 
@@ -184,7 +196,8 @@ if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
         "$AUDIT" analyze "$capture" --out "$BENCH_DIR/report-profile" --quiet --progress never >/dev/null 2>&1
     echo "## Where analyze spends its time ($(basename "$capture"))"
     echo
-    perf script -i "$data" -F comm,tid,period,ip,sym 2>/dev/null | python3 "$REPO_DIR/bench/perf-stages.py"
+    # With all cores (the default): one column per thread shows where each thread's time goes.
+    perf script -i "$data" -F comm,tid,period,ip,sym 2>/dev/null | python3 "$REPO_DIR/bench/perf-stages.py" --threads
     echo
     echo "Top functions by self time:"
     echo
