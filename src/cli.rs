@@ -130,9 +130,9 @@ struct AnalyzeArgs {
     /// …to this many seconds after it.
     #[arg(long, value_name = "SECS", default_value_t = ExplainConfig::default().after_secs)]
     explain_after: i64,
-    /// Threads: 1 runs everything on one; 2 or more also audit and write the report on a second
-    /// and encode the report files on a third (the tables are the same bytes either way).
-    /// Default: the number of cores.
+    /// Threads: 1 runs everything on one; 2 or more extract evidence, audit and write the report
+    /// rows on a second and encode the report files on two more (the tables are the same bytes
+    /// either way). Default: the number of cores.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
     /// Progress bar on stderr: auto draws it for large captures when stderr is a terminal.

@@ -7,7 +7,7 @@
 //!
 //! With more than one thread, evidence extraction, the audit and the report run on a thread of
 //! their own, fed by the dissector through [`handoff`] in capture order, and the report files are
-//! encoded on a third; every table is the same bytes as with one thread.
+//! encoded on two more; every table is the same bytes as with one thread.
 
 mod handoff;
 
@@ -40,8 +40,8 @@ pub struct AnalyzeOptions {
     pub audit: AuditConfig,
     /// Draw a progress bar on stderr (the caller decides: large capture, stderr a terminal).
     pub progress: bool,
-    /// Threads to use: 1 runs every stage on the caller's thread; 2 or more also run the audit
-    /// and report on a second thread and the report files' encoding on a third.
+    /// Threads to use: 1 runs every stage on the caller's thread; 2 or more also run evidence,
+    /// audit and report rows on a second thread and the report files' encoding on two more.
     pub threads: usize,
 }
 
