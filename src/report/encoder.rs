@@ -152,7 +152,10 @@ impl EncoderThread {
     fn spawn(index: usize, failure: Arc<OnceLock<TableError>>) -> std::io::Result<Self> {
         let (sender, jobs) = sync_channel(QUEUED_BATCHES);
         let thread_failure = Arc::clone(&failure);
-        let handle = std::thread::Builder::new().name(format!("report-encoder-{index}")).spawn(move || run(&jobs, &thread_failure))?;
+        let handle = std::thread::Builder::new().name(format!("report-encoder-{index}")).spawn(move || {
+            yield_to_the_pipeline();
+            run(&jobs, &thread_failure)
+        })?;
         Ok(EncoderThread { sender: Some(sender), handle: Some(handle), failure })
     }
 
@@ -207,6 +210,24 @@ fn run(jobs: &Receiver<Job>, failure: &OnceLock<TableError>) {
                 let _ = done.send(closed);
             }
         }
+    }
+}
+
+/// Lowers the scheduling priority (nice 10) of the calling thread and of polars' helper threads,
+/// which encode for it: encoding bursts then take the core time the pipeline leaves idle
+/// instead of preempting the dissecting thread, which sets the pace. Best effort: a failure
+/// changes only the speed.
+fn yield_to_the_pipeline() {
+    lower_priority();
+    polars_core::runtime::THREAD_POOL.broadcast(|_| lower_priority());
+}
+
+fn lower_priority() {
+    // SAFETY: setpriority has no memory effects; on Linux, PRIO_PROCESS with who 0 applies to
+    // the calling thread only.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 
