@@ -11,8 +11,10 @@
 //!   cookie excluded, since a balancer may strip its own) and user, whose requests start at most
 //!   the window apart
 //!   (unanswered requests, which cannot be checked for nesting: at most
-//!   [`UNANSWERED_GAP_NANOS`]), with the same status (or both unanswered), nested in time (the
-//!   back's request starts no earlier than the front's and its response no later), and, when
+//!   [`UNANSWERED_GAP_NANOS`]), with the same status (or both unanswered, or the front answered
+//!   with a gateway error, 502/503/504, that the balancer made itself because the server never
+//!   answered the back: a server that died holding the request), nested in time (the back's
+//!   request starts no earlier than the front's and its response, if any, no later), and, when
 //!   the back carries `X-Forwarded-For`, naming the front's client. The earlier request is the
 //!   front. A transparent balancer, which connects to the servers from the client's own address,
 //!   is not stitched.
@@ -303,9 +305,21 @@ fn signature(t: &TxItem) -> u64 {
         cookie.digest.hash(&mut h);
     }
     t.evidence.username.hash(&mut h);
-    // Not something a proxy keeps, but a pair must have it in common.
-    t.tx.response.as_ref().map(|r| r.status).hash(&mut h);
+    // Not something a proxy keeps, but a pair must have it in common (see `stitch_status`).
+    stitch_status(t).hash(&mut h);
     h.finish()
+}
+
+/// Gateway errors a balancer answers itself when the server does not: 502 Bad Gateway,
+/// 503 Service Unavailable, 504 Gateway Timeout.
+fn is_gateway_error(status: u16) -> bool {
+    matches!(status, 502..=504)
+}
+
+/// The status the two sides of a pair must share in the signature: a gateway error counts as
+/// no answer, since its back may have none.
+fn stitch_status(t: &TxItem) -> Option<u16> {
+    t.tx.response.as_ref().map(|r| r.status).filter(|&status| !is_gateway_error(status))
 }
 
 /// Whether two requests carry what a proxy leaves unchanged: method, target, Host (in any
@@ -356,14 +370,12 @@ fn http_roles(a: &TxItem, b: &TxItem, window_nanos: i64) -> Option<bool> {
     }
     let (front, back, a_is_front) =
         if a.tx.request.ts <= b.tx.request.ts { (a, b, true) } else { (b, a, false) };
-    let status = |t: &TxItem| t.tx.response.as_ref().map(|r| r.status);
-    if status(front) != status(back) {
-        return None;
-    }
-    if let (Some(f), Some(b)) = (&front.tx.response, &back.tx.response) {
-        if b.ts > f.ts {
-            return None;
-        }
+    match (&front.tx.response, &back.tx.response) {
+        (Some(f), Some(b)) if f.status != b.status || b.ts > f.ts => return None,
+        // The balancer answered for a server that never did; the back started before that.
+        (Some(f), None) if !is_gateway_error(f.status) || back.tx.request.ts > f.ts => return None,
+        (None, Some(_)) => return None,
+        _ => {}
     }
     // The evidence writes addresses in canonical form: equal as text is equal as addresses.
     if let Some(original) = &back.evidence.forwarded_for {
@@ -395,12 +407,18 @@ mod tests {
     }
 
     fn tx_item(meta: ConnMeta, request_ms: i64, response_ms: Option<i64>, extra: &[(&str, &str)]) -> Item {
+        tx_item_status(meta, request_ms, response_ms.map(|ms| (ms, 200)), extra)
+    }
+
+    /// A transaction answered at `(millis, status)`, if at all.
+    fn tx_item_status(meta: ConnMeta, request_ms: i64, response: Option<(i64, u16)>, extra: &[(&str, &str)]) -> Item {
+        let response_ms = response.map(|(ms, _)| ms);
         let mut request_headers = vec![("Host", "mail.contoso.test"), ("User-Agent", "Mozilla"), ("Cookie", "cadata=abc; SERVERID=CAS01")];
         request_headers.extend_from_slice(extra);
         let tx = Transaction {
             depth: 1,
             request: RequestHead { ts: at(request_ms), method: "GET".into(), uri: "/owa/".into(), version: "1.1".into(), headers: headers(&request_headers) },
-            response: response_ms.map(|ms| ResponseHead { ts: at(ms), version: "1.1".into(), status: 200, reason: "OK".into(), headers: headers(&[]) }),
+            response: response.map(|(ms, status)| ResponseHead { ts: at(ms), version: "1.1".into(), status, reason: "".into(), headers: headers(&[]) }),
             request_body_len: 0,
             response_body_len: 0,
             ts_response_end: response_ms.map(at),
@@ -456,6 +474,40 @@ mod tests {
             assert_eq!(out.len(), 2);
             assert!(out.iter().all(|r| matches!(r, Released::Alone(_))));
         }
+    }
+
+    #[test]
+    fn a_gateway_error_the_balancer_made_pairs_with_the_unanswered_back() {
+        // (front's answer, back's answer, stitched): a server that died holding the request.
+        let cases = [
+            (Some((300, 502)), None, true),
+            (Some((300, 503)), None, true),
+            (Some((300, 504)), None, true),
+            // An ordinary answer must come from the back.
+            (Some((300, 200)), None, false),
+            (Some((300, 500)), None, false),
+            // The server's own gateway error goes through like any status.
+            (Some((300, 502)), Some((250, 502)), true),
+            (Some((300, 502)), Some((250, 200)), false),
+            // The back cannot answer what the front never got an answer to.
+            (None, Some((250, 200)), false),
+        ];
+        for (front_answer, back_answer, stitched) in cases {
+            let mut s = Stitcher::new(1.0);
+            let mut out = Vec::new();
+            s.push(tx_item_status(meta("192.0.2.7:40000", "10.0.0.100:80", 0), 10, front_answer, &[]), &mut out);
+            s.push(tx_item_status(meta("10.0.0.2:5000", "10.0.0.11:80", 0), 11, back_answer, &[]), &mut out);
+            s.advance(at(5000), &mut out);
+            let paired = matches!(out.as_slice(), [Released::Pair { .. }]);
+            assert_eq!(paired, stitched, "front {front_answer:?}, back {back_answer:?}: {out:?}");
+        }
+        // The back's request must start before the balancer gave up on it.
+        let mut s = Stitcher::new(1.0);
+        let mut out = Vec::new();
+        s.push(tx_item_status(meta("192.0.2.7:40000", "10.0.0.100:80", 0), 10, Some((20, 502)), &[]), &mut out);
+        s.push(tx_item_status(meta("10.0.0.2:5000", "10.0.0.11:80", 0), 21, None, &[]), &mut out);
+        s.advance(at(5000), &mut out);
+        assert!(out.iter().all(|r| matches!(r, Released::Alone(_))), "{out:?}");
     }
 
     #[test]
