@@ -24,21 +24,17 @@ struct Scenario {
     dir: PathBuf,
     log: Vec<LogLine>,
     topology: Topology,
-    /// Whether the captures hold the whole run: live runs, where lab/run-scenario.sh checks that
-    /// tcpdump wrote every packet. The committed fixtures were recorded before it did: tcpdump
-    /// stopped with up to a second of packets unread, a few requests short (see `visible`).
-    complete_capture: bool,
 }
 
 impl Scenario {
     /// The committed fixture of a scenario.
     fn load(name: &'static str) -> Scenario {
-        Scenario::at(name, sample(&format!("lab/{name}")), false)
+        Scenario::at(name, sample(&format!("lab/{name}")))
     }
 
     /// A scenario's output folder (`lab/run-scenario.sh NAME DIR`).
-    fn at(name: &'static str, dir: PathBuf, complete_capture: bool) -> Scenario {
-        Scenario { name, log: read_log(&dir.join("haproxy.log")), topology: Topology::read(&dir.join("haproxy.cfg")), dir, complete_capture }
+    fn at(name: &'static str, dir: PathBuf) -> Scenario {
+        Scenario { name, log: read_log(&dir.join("haproxy.log")), topology: Topology::read(&dir.join("haproxy.cfg")), dir }
     }
 
     fn capture(&self, file: &str) -> PathBuf {
@@ -54,21 +50,6 @@ impl Scenario {
         }
         let summary = analyze(&opts).unwrap_or_else(|e| panic!("{} {file}: {e}", self.name));
         Report { dir, summary }
-    }
-
-    /// The log lines a capture can show: all of them when it is complete. A capture that lost
-    /// its tail lacks the requests started after its last packet, at most a few. That cut is
-    /// only approximate: HAProxy dates a request by its own millisecond clock, up to about a
-    /// millisecond after the request's packets and even its answer, so a request answered just
-    /// before the cut can lose its line here. Hence live runs are complete, never cut.
-    fn visible(&self, report: &Report) -> Vec<LogLine> {
-        if self.complete_capture {
-            return self.log.clone();
-        }
-        let end = report.table("connections").iter().map(|r| f64_of(r, "ts_last")).fold(f64::MIN, f64::max);
-        let visible: Vec<LogLine> = self.log.iter().filter(|l| l.millis as f64 / 1000.0 <= end).cloned().collect();
-        assert!(self.log.len() - visible.len() <= 3, "{}: {} requests after the capture's end", self.name, self.log.len() - visible.len());
-        visible
     }
 
     /// Epoch milliseconds of the events.log line that mentions `what`.
@@ -190,12 +171,12 @@ fn check_every_logged_request(s: &Scenario) {
         } else {
             Expectation { connection: |l| &l.client, server: &by_name, source_ok: from_header_cookie_or_stitching }
         };
-        assert_no_differences(&format!("{name} {file}"), compare_requests(&rows, &s.visible(&report), &expect));
+        assert_no_differences(&format!("{name} {file}"), compare_requests(&rows, &s.log, &expect));
     }
     let report = s.analyze("cas-side.pcap", Some(s.topology.naming_file(true)));
     let rows = report.table("transactions");
     let expect = Expectation { connection: |l| &l.backend_conn, server: &by_name, source_ok: any_source };
-    assert_no_differences(&format!("{name} cas-side.pcap"), compare_requests(&rows, &s.visible(&report), &expect));
+    assert_no_differences(&format!("{name} cas-side.pcap"), compare_requests(&rows, &s.log, &expect));
 }
 
 /// tls-passthrough: every TCP connection HAProxy logged, on each capture point.
@@ -207,7 +188,7 @@ fn every_passthrough_connection_reaches_the_server_haproxy_chose() {
         let report = s.analyze(file, naming);
         let rows: HashMap<String, Row> = report.table("tls").into_iter().map(|r| (endpoint(&r), r)).collect();
         let mut differences = Vec::new();
-        for line in &s.visible(&report) {
+        for line in &s.log {
             match rows.get(connection(line)) {
                 None => differences.push(format!("{}: not in the report", connection(line))),
                 Some(row) if field(row, "server") != server(line) => {
@@ -226,7 +207,7 @@ fn every_passthrough_connection_reaches_the_server_haproxy_chose() {
     let tls = report.table("tls");
     let front = tls.iter().filter(|r| field(r, "server_port") == "18443");
     assert!(front.clone().all(|r| !field(r, "stitched_conn_id").is_empty()));
-    assert_eq!(front.count(), s.visible(&report).len());
+    assert_eq!(front.count(), s.log.len());
     // The server side, with names.
     let by_name = |l: &LogLine| l.server.clone();
     check("cas-side.pcap", Some(s.topology.naming_file(true)), |l| &l.backend_conn, &by_name);
@@ -339,7 +320,7 @@ fn roundrobin_breaks_owa_sessions() {
         let servers = report.table("servers");
         let mut logged: BTreeMap<String, f64> = BTreeMap::new();
         let identifiable = |l: &LogLine| file == "capture.pcap" || l.status != Some(-1);
-        for line in s.visible(&report).into_iter().filter(identifiable) {
+        for line in s.log.iter().cloned().filter(identifiable) {
             *logged.entry(line.server).or_default() += 1.0;
         }
         for row in &servers {
@@ -444,7 +425,7 @@ fn live_lab_run_agrees_with_haproxy_log() {
         .status()
         .expect("run lab/run-scenario.sh");
     assert!(status.success(), "lab/run-scenario.sh cookie-insert (seed {seed}) failed: {status}");
-    let s = Scenario::at("cookie-insert", dir, true);
+    let s = Scenario::at("cookie-insert", dir);
     assert!(s.log.len() > 20, "seed {seed}: only {} requests logged", s.log.len());
     check_every_logged_request(&s);
     assert_owa_sticky("live cookie-insert", &s.analyze("capture.pcap", None));
