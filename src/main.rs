@@ -1,5 +1,5 @@
 // mimalloc: the dissecting thread allocates what the audit thread frees; glibc malloc serialises
-// those cross-thread frees on its arena lock (a fifth of the two-thread run's time), mimalloc
+// those cross-thread frees on its arena lock (a tenth of the two-thread profile), mimalloc
 // hands them back without one.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
