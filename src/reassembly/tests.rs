@@ -1211,3 +1211,105 @@ fn handler_calls_carry_the_segments_time_or_the_last_packets() {
     // connection's last packet.
     assert_eq!(recording.times, vec![ts(4), ts(4), ts(5), ts(5)]);
 }
+
+/// The events as one line each, connections named by the order they opened in (`#0 open 1000`,
+/// `#0 a1`, `#0 close Idle after 2 packets`): for scenarios where several connections of one
+/// client follow each other.
+fn calls(events: &[Event]) -> Vec<String> {
+    let ids: Vec<ConnId> = opened(events).iter().map(|meta| meta.conn_id).collect();
+    let name = |id: &ConnId| ids.iter().position(|o| o == id).map_or(-1, |n| n as i64);
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Open(meta) => format!("#{} open {}", name(&meta.conn_id), meta.client_port),
+            Event::Data(id, _, bytes) => format!("#{} {}", name(id), String::from_utf8_lossy(bytes)),
+            Event::Gap(id, _, len) => format!("#{} gap {len}", name(id)),
+            Event::Close(r) => {
+                format!("#{} close {:?} after {} packets", name(&r.meta.conn_id), r.end, r.to_server.packets + r.to_client.packets)
+            }
+        })
+        .collect()
+}
+
+// The connection table remembers the slot of its last lookup; these check it never hands a
+// segment to the wrong connection.
+const A: Endpoint = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 1000);
+const B: Endpoint = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)), 2000);
+
+/// A client's segment (acknowledging the server's byte 500, where its data starts) or the
+/// server's.
+fn to_server(ms: i64, client: Endpoint, seq: u32, flags: &str, payload: &'static [u8]) -> TcpSegment<'static> {
+    seg_between(ms, client, SERVER, seq, 500, flags, payload)
+}
+
+fn to_client(ms: i64, client: Endpoint, seq: u32, flags: &str, payload: &'static [u8]) -> TcpSegment<'static> {
+    seg_between(ms, SERVER, client, seq, 0, flags, payload)
+}
+
+#[test]
+fn an_evicted_connection_is_not_found_through_the_remembered_slot() {
+    let config = ReassemblyConfig { idle_timeout_secs: 10, ..ReassemblyConfig::default() };
+    let segs = [
+        to_server(0, A, 100, "A", b"a1"),
+        to_client(1, A, 500, "A", b"r1"),
+        // A is idle past its timeout: swept before this lookup, its slot left empty.
+        to_server(20_000, A, 102, "A", b"a2"),
+        // B takes A's first slot, where A's lookups were remembered: A's segment must not go
+        // to B's connection.
+        to_server(40_000, B, 100, "A", b"b1"),
+        to_server(40_001, A, 104, "A", b"a3"),
+        to_client(40_002, B, 500, "A", b"r2"),
+    ];
+    let (events, stats) = run_with(config, &segs);
+    assert_eq!(
+        calls(&events),
+        [
+            "#0 open 1000",
+            "#0 a1",
+            "#0 r1",
+            "#0 close Idle after 2 packets",
+            "#1 open 1000",
+            "#1 a2",
+            "#1 close Idle after 1 packets",
+            "#2 open 2000",
+            "#2 b1",
+            "#3 open 1000",
+            "#3 a3",
+            "#2 r2",
+            "#2 close Open after 2 packets",
+            "#3 close Open after 1 packets",
+        ]
+    );
+    assert_eq!(stats.connections, 4);
+}
+
+#[test]
+fn a_closed_connection_lingers_in_its_slot_then_leaves_it() {
+    let config = ReassemblyConfig { close_linger_secs: 5, ..ReassemblyConfig::default() };
+    let segs = [
+        to_server(0, A, 100, "A", b"a1"),
+        to_server(1, A, 102, "R", b""),
+        // Late: counted by the lingering entry, found through the remembered slot.
+        to_client(2, A, 500, "A", b""),
+        to_server(3, B, 100, "A", b"b1"),
+        to_client(4, A, 500, "A", b""),
+        // After the linger: a new connection, not the closed one.
+        to_server(10_000, A, 200, "A", b"a2"),
+    ];
+    let (events, stats) = run_with(config, &segs);
+    assert_eq!(
+        calls(&events),
+        [
+            "#0 open 1000",
+            "#0 a1",
+            "#1 open 2000",
+            "#1 b1",
+            "#0 close Reset after 4 packets",
+            "#2 open 1000",
+            "#2 a2",
+            "#1 close Open after 1 packets",
+            "#2 close Open after 1 packets",
+        ]
+    );
+    assert_eq!((stats.connections, stats.late_segments), (3, 2));
+}
