@@ -59,6 +59,8 @@ impl Encoder {
         match encoding {
             Encoding::Inline => Ok(Self::inline()),
             Encoding::Background => {
+                // polars' helper threads encode for ours: the same priority.
+                polars_core::runtime::THREAD_POOL.broadcast(|_| lower_priority());
                 let failure = Arc::new(OnceLock::new());
                 let threads = (0..BACKGROUND_THREADS)
                     .map(|i| EncoderThread::spawn(i, Arc::clone(&failure)).map(Arc::new))
@@ -153,7 +155,7 @@ impl EncoderThread {
         let (sender, jobs) = sync_channel(QUEUED_BATCHES);
         let thread_failure = Arc::clone(&failure);
         let handle = std::thread::Builder::new().name(format!("report-encoder-{index}")).spawn(move || {
-            yield_to_the_pipeline();
+            lower_priority();
             run(&jobs, &thread_failure)
         })?;
         Ok(EncoderThread { sender: Some(sender), handle: Some(handle), failure })
@@ -213,15 +215,10 @@ fn run(jobs: &Receiver<Job>, failure: &OnceLock<TableError>) {
     }
 }
 
-/// Lowers the scheduling priority (nice 10) of the calling thread and of polars' helper threads,
-/// which encode for it: encoding bursts then take the core time the pipeline leaves idle
-/// instead of preempting the dissecting thread, which sets the pace. Best effort: a failure
-/// changes only the speed.
-fn yield_to_the_pipeline() {
-    lower_priority();
-    polars_core::runtime::THREAD_POOL.broadcast(|_| lower_priority());
-}
-
+/// Lowers the calling thread's scheduling priority (nice 10): called on the encoder threads and
+/// polars' helper threads, which encode for them, so that encoding bursts take the core time the
+/// pipeline leaves idle instead of preempting the dissecting thread, which sets the pace. Best
+/// effort: a failure changes only the speed.
 fn lower_priority() {
     // SAFETY: setpriority has no memory effects; on Linux, PRIO_PROCESS with who 0 applies to
     // the calling thread only.
