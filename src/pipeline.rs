@@ -112,7 +112,8 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     decoder.finish();
     let (mut dissector, reassembly_stats) = connections.finish();
     for issue in source.issues() {
-        dissector.record(None, Anomaly::new(Timestamp::default(), "capture_damage", issue.to_string()));
+        let ts = issue.after.unwrap_or_default();
+        dissector.record(None, Anomaly::new(ts, "capture_damage", issue.to_string()));
     }
     let Dissector { handoff, mut summary, .. } = dissector;
     let recorded = handoff.finish()?;

@@ -479,6 +479,9 @@ fn truncated_capture_is_reported_and_loses_only_its_last_ack() {
     assert_eq!(damage["kind"], "capture_damage");
     assert!(damage["detail"].contains(&path.display().to_string()), "{damage:?} does not name the file");
     assert!(damage["detail"].contains(&format!("offset {offset}")), "{damage:?} does not give offset {offset}");
+    let last_packet = cut.records.last().expect("records before the cut").ts;
+    let dated = damage["ts"].parse::<f64>().expect("a time");
+    assert!((dated - last_packet).abs() < 1e-6, "{damage:?}: dated by the last packet before it, {last_packet}");
     for key in ["conn_id", "client_ip", "client_port", "server_ip", "server_port"] {
         assert_eq!(damage[key], "", "damage outside any connection has no {key}");
     }

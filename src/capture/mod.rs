@@ -71,6 +71,9 @@ pub struct CaptureIssue {
     pub file: PathBuf,
     /// Byte offset in the (decompressed) file where the damage starts.
     pub offset: u64,
+    /// Time of the last packet the file gave before the damage: when it happened, as far as
+    /// the capture tells (`None`: the file gave no packet before it).
+    pub after: Option<Timestamp>,
     pub message: String,
 }
 

@@ -135,6 +135,8 @@ pub(super) struct FileReader {
     format: Format,
     disk_bytes: Arc<DiskBytes>,
     held: Option<Held>,
+    /// Time of the last packet handed out.
+    last_ts: Option<Timestamp>,
     notes: usize,
     finished: bool,
 }
@@ -153,11 +155,13 @@ impl FileReader {
                 format,
                 disk_bytes,
                 held: None,
+                last_ts: None,
                 notes: 0,
                 finished: false,
             }),
             Err(why) => {
-                issues.push(CaptureIssue { file: path.to_path_buf(), offset: 0, message: why });
+                let file = path.to_path_buf();
+                issues.push(CaptureIssue { file, offset: 0, after: None, message: why });
                 None
             }
         })
@@ -174,6 +178,7 @@ impl FileReader {
             match self.step() {
                 Ok(Step::Packet(record_len, packet)) => {
                     let ts = packet.ts;
+                    self.last_ts = Some(ts);
                     self.held = Some(Held { record_len, packet });
                     return Some(ts);
                 }
@@ -247,7 +252,8 @@ impl FileReader {
     }
 
     fn issue(&self, offset: u64, message: String) -> CaptureIssue {
-        CaptureIssue { file: self.path.clone(), offset, message }
+        let after = self.last_ts;
+        CaptureIssue { file: self.path.clone(), offset, after, message }
     }
 }
 

@@ -216,6 +216,7 @@ impl PacketSource {
             Err(e) => self.issues.push(CaptureIssue {
                 file: file.path.clone(),
                 offset: 0,
+                after: None,
                 message: format!("cannot reopen: {e}"),
             }),
         }

@@ -266,8 +266,14 @@ fn read_one(path: &Path) -> (Vec<Seen>, Vec<CaptureIssue>) {
     (packets, issues)
 }
 
+/// An issue found before the file gave any packet.
 fn issue(file: &Path, offset: u64, message: &str) -> CaptureIssue {
-    CaptureIssue { file: file.to_path_buf(), offset, message: message.to_string() }
+    CaptureIssue { file: file.to_path_buf(), offset, after: None, message: message.to_string() }
+}
+
+/// An issue found after the file gave a packet at `after_ns`.
+fn issue_after(file: &Path, offset: u64, after_ns: i64, message: &str) -> CaptureIssue {
+    CaptureIssue { after: Some(Timestamp::from_nanos(after_ns)), ..issue(file, offset, message) }
 }
 
 const SEC: i64 = 1_000_000_000;
@@ -360,7 +366,8 @@ fn pcapng_sections_interfaces_and_clocks() {
     let path = dir.file("a.pcapng", &ng.bytes());
     let (packets, issues, stats) = read_all(&[path.clone()], ReadOrder::AsGiven);
     assert_eq!(packets, expected);
-    assert_eq!(issues, [issue(&path, unknown_interface, "packet on unknown interface 1 skipped")]);
+    let skipped = "packet on unknown interface 1 skipped";
+    assert_eq!(issues, [issue_after(&path, unknown_interface, 1_700_000_002 * SEC, skipped)]);
     assert_eq!(stats.packets, 7);
     assert_eq!(stats.truncated_packets, 2);
     assert_eq!(stats.captured_bytes, 60 + 33 + 70 + 10 + 64 + 62 + 20);
@@ -553,7 +560,8 @@ fn truncated_last_record() {
     let path = dir.file("a.pcap", &bytes[..bytes.len() - 5]);
     let (packets, issues) = read_one(&path);
     assert_eq!(packets, vec![(SEC + 2, ETHERNET, 50, vec![1; 50])]);
-    assert_eq!(issues, [issue(&path, 24 + 16 + 50, "truncated record (91 bytes left)")]);
+    let message = "truncated record (91 bytes left)";
+    assert_eq!(issues, [issue_after(&path, 24 + 16 + 50, SEC + 2, message)]);
 
     let mut ng = PcapNg::new();
     ng.shb(false);
@@ -564,7 +572,7 @@ fn truncated_last_record() {
     let path = dir.file("a.pcapng", &bytes[..bytes.len() - 1]);
     let (packets, issues) = read_one(&path);
     assert_eq!(packets, vec![(1000, ETHERNET, 4, vec![1; 4])]);
-    assert_eq!(issues, [issue(&path, last, "truncated record (35 bytes left)")]);
+    assert_eq!(issues, [issue_after(&path, last, 1000, "truncated record (35 bytes left)")]);
 }
 
 #[test]
@@ -602,7 +610,8 @@ fn bad_pcapng_block_lengths() {
     let at = seven.block_with_lengths(5, 7, &[], 7);
     let path = dir.file("a.pcapng", &[good.clone(), seven.bytes()[28..].to_vec()].concat());
     let at = at - 28 + good.len() as u64;
-    assert_eq!(read_one(&path), (expected.clone(), vec![issue(&path, at, "bad block length 7")]));
+    let issues = vec![issue_after(&path, at, 1000, "bad block length 7")];
+    assert_eq!(read_one(&path), (expected.clone(), issues));
 
     // Trailers checked by pcap-parser (EPB) and by the reader (SPB).
     for block_type in [6, 3] {
@@ -618,7 +627,7 @@ fn bad_pcapng_block_lengths() {
     tail.block_with_lengths(3, 48, &[0; 36], 52);
     let path = dir.file("a.pcapng", &[good.clone(), tail.bytes()].concat());
     let message = "block length 48 does not match trailer 52";
-    assert_eq!(read_one(&path).1, [issue(&path, good.len() as u64, message)]);
+    assert_eq!(read_one(&path).1, [issue_after(&path, good.len() as u64, 1000, message)]);
 }
 
 #[test]
@@ -641,7 +650,7 @@ fn inconsistent_and_oversized_records() {
     for bytes in [bad.clone(), [bad.clone(), vec![0; 1000]].concat()] {
         let path = dir.file("a.pcapng", &bytes);
         let expected =
-            (vec![(1000, ETHERNET, 4, vec![1; 4])], vec![issue(&path, good_len, message)]);
+            (vec![(1000, ETHERNET, 4, vec![1; 4])], vec![issue_after(&path, good_len, 1000, message)]);
         assert_eq!(read_one(&path), expected);
     }
 
@@ -651,7 +660,7 @@ fn inconsistent_and_oversized_records() {
     let path = dir.file("a.pcap", &huge);
     let message =
         format!("record claims 4294967296 bytes, more than the limit of {MAX_RECORD_LEN}");
-    let expected = (vec![(SEC, ETHERNET, 4, vec![1; 4])], vec![issue(&path, 44, &message)]);
+    let expected = (vec![(SEC, ETHERNET, 4, vec![1; 4])], vec![issue_after(&path, 44, SEC, &message)]);
     assert_eq!(read_one(&path), expected);
 
     let mut huge = PcapNg::new();
@@ -737,7 +746,8 @@ fn gzip_of_pcapng_in_several_members() {
     let path = dir.file("capture", &gz);
     let (packets, issues, _) = read_all(&[path.clone()], ReadOrder::MergeByTime);
     assert_eq!(packets, expected);
-    assert_eq!(issues, [issue(&path, unknown_interface, "packet on unknown interface 1 skipped")]);
+    let skipped = "packet on unknown interface 1 skipped";
+    assert_eq!(issues, [issue_after(&path, unknown_interface, 1_700_000_002 * SEC, skipped)]);
 }
 
 #[test]
@@ -759,7 +769,8 @@ fn gzip_cut_mid_stream_keeps_earlier_packets() {
     assert_eq!(packets, expected[..packets.len()]);
     let next_record = 24 + 1016 * packets.len() as u64;
     let message = "read error: incomplete deflate stream";
-    assert_eq!(issues, [issue(&path, next_record, message)]);
+    let last = (packets.len() as i64 - 1) * SEC;
+    assert_eq!(issues, [issue_after(&path, next_record, last, message)]);
 }
 
 #[test]
