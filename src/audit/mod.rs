@@ -567,6 +567,7 @@ impl Auditor {
     pub fn finish<S: AuditSink>(mut self, sink: &mut S) -> Result<AuditSummary, S::Error> {
         self.stitcher.flush(&mut self.released);
         self.release(sink)?;
+        sink.streamed_rows_done()?;
         self.pairer.finish();
         let registry = &self.registry;
         let canonical = |id: ServerId| registry.canonical(id);

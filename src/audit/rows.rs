@@ -150,6 +150,11 @@ pub trait AuditSink {
     fn transaction(&mut self, row: &TransactionRow<'_>) -> Result<(), Self::Error>;
     fn tls(&mut self, row: &TlsRow<'_>) -> Result<(), Self::Error>;
     fn oa_pair(&mut self, row: &OaPairRow) -> Result<(), Self::Error>;
+    /// Every streamed row (transactions, TLS connections, Outlook Anywhere pairs) is written;
+    /// only the rows judged at the end follow. A sink may hand those tables' last rows on now.
+    fn streamed_rows_done(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
     fn session(&mut self, row: &SessionRow) -> Result<(), Self::Error>;
     fn session_move(&mut self, row: &MoveRow) -> Result<(), Self::Error>;
     fn client(&mut self, row: &ClientRow) -> Result<(), Self::Error>;

@@ -20,6 +20,9 @@ struct Collect {
     moves: Vec<MoveRow>,
     clients: Vec<ClientRow>,
     servers: Vec<ServerRow>,
+    /// Rows of each kind (transactions, TLS, pairs, sessions) when the audit said the streamed
+    /// rows were done.
+    streamed_done_at: Option<[usize; 4]>,
 }
 
 impl AuditSink for Collect {
@@ -36,6 +39,11 @@ impl AuditSink for Collect {
     }
     fn oa_pair(&mut self, row: &OaPairRow) -> Result<(), Infallible> {
         self.pairs.push(row.clone());
+        Ok(())
+    }
+    fn streamed_rows_done(&mut self) -> Result<(), Infallible> {
+        assert_eq!(self.streamed_done_at, None, "said once");
+        self.streamed_done_at = Some([self.txs.len(), self.tls.len(), self.pairs.len(), self.sessions.len()]);
         Ok(())
     }
     fn session(&mut self, row: &SessionRow) -> Result<(), Infallible> {
@@ -128,9 +136,13 @@ impl Harness {
         self.auditor.connection(record, false);
     }
 
+    /// The audit's end. Every test checks that the streamed rows were said done after the
+    /// last of them and before the first row judged at the end.
     fn finish(self) -> (Collect, AuditSummary) {
         let mut sink = self.sink;
         let summary = self.auditor.finish(&mut sink).unwrap();
+        let streamed = [sink.txs.len(), sink.tls.len(), sink.pairs.len(), 0];
+        assert_eq!(sink.streamed_done_at, Some(streamed), "streamed rows said done at their end");
         (sink, summary)
     }
 }

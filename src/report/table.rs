@@ -229,16 +229,27 @@ impl TableWriter {
 
     /// Hands the pending rows to the encoder as one batch. The rows count as written even if
     /// that fails: the builders start afresh either way, and a failed table is not written on.
-    /// A table that will get no more rows can flush before [`TableWriter::finish`], so that its
-    /// last batch is encoded while the caller goes on.
-    pub fn flush(&mut self) -> Result<(), TableError> {
+    fn flush(&mut self) -> Result<(), TableError> {
+        let next_rows = self.rows_pending.max(INITIAL_ROWS);
+        self.hand_over(next_rows)
+    }
+
+    /// Hands the pending rows over as the table's last batch, to be encoded while the caller
+    /// goes on: for a table that will get no more rows before [`TableWriter::finish`]. The
+    /// builders keep no room for more (rows pushed after all still work, from nothing).
+    pub fn flush_last(&mut self) -> Result<(), TableError> {
+        self.hand_over(0)
+    }
+
+    /// Hands the pending rows over, the builders starting afresh with room for `next_rows`.
+    fn hand_over(&mut self, next_rows: usize) -> Result<(), TableError> {
         if self.rows_pending == 0 {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.rows_pending);
         self.text_pending = 0;
         self.rows_written += rows as u64;
-        let columns = self.builders.iter_mut().zip(self.spec.columns).map(|(b, spec)| b.take(spec, rows.max(INITIAL_ROWS))).collect();
+        let columns = self.builders.iter_mut().zip(self.spec.columns).map(|(b, spec)| b.take(spec, next_rows)).collect();
         let batch = DataFrame::new(rows, columns).map_err(|e| self.schema_error(e.to_string()))?;
         self.output.write(batch)
     }
@@ -246,7 +257,7 @@ impl TableWriter {
     /// Flushes the last batch and returns once both files are complete and renamed into place.
     /// Returns the rows.
     pub fn finish(mut self) -> Result<u64, TableError> {
-        self.flush()?;
+        self.flush_last()?;
         self.output.finish()?;
         Ok(self.rows_written)
     }
@@ -395,6 +406,23 @@ mod tests {
         let csv = fs::read_to_string(dir.join("things.csv")).unwrap();
         assert_eq!(csv.lines().count(), BATCH_ROWS + 2);
         assert_eq!(csv.lines().nth(BATCH_ROWS + 1), Some("x,1,,,false"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn rows_after_a_last_flush_still_reach_the_files_in_order() {
+        let dir = temp_dir("last");
+        let mut writer = TableWriter::create(&dir, &TEST_TABLE, &Encoder::inline()).unwrap();
+        writer.push_row(&row("a")).unwrap();
+        writer.push_row(&row("b")).unwrap();
+        writer.flush_last().unwrap();
+        writer.flush_last().unwrap();
+        writer.push_row(&row("c")).unwrap();
+        assert_eq!(writer.finish().unwrap(), 3);
+        assert_eq!(row_group_sizes(&dir.join("things.parquet")), [2, 1]);
+        let csv = fs::read_to_string(dir.join("things.csv")).unwrap();
+        let names: Vec<&str> = csv.lines().skip(1).map(|l| &l[..1]).collect();
+        assert_eq!(names, ["a", "b", "c"]);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -576,8 +576,8 @@ impl Tables {
     /// dissection's events are all applied (the audit writes neither): with a background
     /// encoder they are encoded while the audit finishes.
     pub fn flush_dissection_tables(&mut self) -> Result<(), TableError> {
-        self.connections.flush()?;
-        self.anomalies.flush()
+        self.connections.flush_last()?;
+        self.anomalies.flush_last()
     }
 
     /// Closes every table; returns (table name, rows) in a fixed order.
@@ -664,6 +664,14 @@ impl AuditSink for Tables {
             Value::Str(session_in.as_deref()),
             Value::Str(session_out.as_deref()),
         ])
+    }
+
+    /// The streamed tables are complete: their last batches are encoded while the audit judges
+    /// sessions (the largest of them, transactions, would otherwise be encoded after it).
+    fn streamed_rows_done(&mut self) -> Result<(), TableError> {
+        self.transactions.flush_last()?;
+        self.tls.flush_last()?;
+        self.oa_pairs.flush_last()
     }
 
     fn session(&mut self, r: &SessionRow) -> Result<(), TableError> {
