@@ -47,7 +47,7 @@ use crate::timestamp::Timestamp;
 use crate::tls::TlsRecord;
 
 pub use clients::HotspotThresholds;
-pub use health::{format_utc, ExplainConfig};
+pub use health::{format_utc, Counters, ExplainConfig};
 pub use identity::{ServerIdMode, ServerNames, ServerSource};
 pub use keys::{parse_key_list, AffinityClass, AppFamily, KeyKind};
 pub use rows::{
@@ -56,7 +56,7 @@ pub use rows::{
 pub use sessions::{SessionRef, Verdict};
 
 use clients::{ClientLedger, ClientObservation};
-use health::{Counters, Explanation, HealthIndex, ServerLedger};
+use health::{Explanation, HealthIndex, ServerLedger};
 use identity::{Candidates, ServerId, ServerRegistry};
 use keys::{user_of, Key, KeySource, TlsLineages};
 use outlook::{Channel, ChannelInfo, OaPair, OaPairer};
@@ -714,42 +714,31 @@ fn write_servers<S: AuditSink>(
             ServerRow {
                 server: registry.name(id).to_owned(),
                 addresses: registry.addresses_of(id),
-                transactions: t.transactions,
+                totals: *t,
                 share: if total == 0 { 0.0 } else { t.transactions as f64 / total as f64 },
                 sessions: counts.map_or(0, |c| c.sessions),
-                bytes: t.bytes,
                 first_seen: h.marks.first_seen,
                 last_seen: h.marks.last_seen,
-                pinned: t.pinned,
-                unpinned: t.unpinned,
-                errors_5xx: t.errors_5xx,
-                refused: t.refused,
-                unanswered: t.unanswered,
-                resets: t.resets,
-                probes: t.probes,
-                probes_failed: t.probes_failed,
-                probe_connections: t.probe_connections,
-                redispatched_away: t.redispatched_away,
                 moves_away: counts.map_or(0, |c| c.moves_away),
                 moves_in: counts.map_or(0, |c| c.moves_in),
                 drained_from: h.drained_from,
             }
         })
         .collect();
-    rows.sort_by(|a, b| b.transactions.cmp(&a.transactions).then_with(|| a.server.cmp(&b.server)));
+    rows.sort_by(|a, b| b.totals.transactions.cmp(&a.totals.transactions).then_with(|| a.server.cmp(&b.server)));
     for row in &rows {
         sink.server(row)?;
     }
     summary.servers = rows
         .into_iter()
         .map(|r| ServerSummary {
-            failures: r.refused + r.unanswered + r.resets + r.errors_5xx + r.probes_failed + r.redispatched_away,
+            failures: r.totals.failures(),
             name: r.server,
-            transactions: r.transactions,
+            transactions: r.totals.transactions,
             share: r.share,
             sessions: r.sessions,
-            probes: r.probes,
-            probes_failed: r.probes_failed,
+            probes: r.totals.probes,
+            probes_failed: r.totals.probes_failed,
             drained_from: r.drained_from,
         })
         .collect();

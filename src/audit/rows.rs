@@ -10,6 +10,7 @@ use crate::reassembly::{ConnId, ConnMeta};
 use crate::timestamp::Timestamp;
 use crate::tls::TlsRecord;
 
+use super::health::Counters;
 use super::identity::ServerSource;
 use super::sessions::SessionRef;
 
@@ -123,22 +124,13 @@ pub struct ClientRow {
 pub struct ServerRow {
     pub server: String,
     pub addresses: String,
-    pub transactions: u64,
+    /// What the server did over the whole capture.
+    pub totals: Counters,
+    /// Of all servers' transactions.
     pub share: f64,
     pub sessions: u64,
-    pub bytes: u64,
     pub first_seen: Option<Timestamp>,
     pub last_seen: Option<Timestamp>,
-    pub pinned: u64,
-    pub unpinned: u64,
-    pub errors_5xx: u64,
-    pub refused: u64,
-    pub unanswered: u64,
-    pub resets: u64,
-    pub probes: u64,
-    pub probes_failed: u64,
-    pub probe_connections: u64,
-    pub redispatched_away: u64,
     pub moves_away: u64,
     pub moves_in: u64,
     pub drained_from: Option<Timestamp>,

@@ -225,7 +225,7 @@ fn moved_by_failover_is_explained() {
     assert_eq!((m.explanation, m.severity), ("failover", "none"));
     assert!(m.evidence.starts_with("CAS02: 2 refused connections"), "{}", m.evidence);
     let cas02 = sink.servers.iter().find(|r| r.server == "CAS02").unwrap();
-    assert_eq!((cas02.refused, cas02.addresses.as_str(), cas02.moves_away), (2, "10.0.0.12:80", 1));
+    assert_eq!((cas02.totals.refused, cas02.addresses.as_str(), cas02.moves_away), (2, "10.0.0.12:80", 1));
     assert_eq!(summary.apps[&AppFamily::Owa].failover_moves, 1);
 }
 
@@ -327,7 +327,7 @@ fn nat_hotspot_flagged() {
     assert_eq!(summary.hotspots, 1);
     assert_eq!(summary.max_client_share, Some(("192.0.2.1".to_owned(), "CAS01".to_owned(), 0.8)));
     let cas01 = sink.servers.iter().find(|r| r.server == "CAS01").unwrap();
-    assert_eq!((cas01.transactions, cas01.share), (50, 50.0 / 70.0));
+    assert_eq!((cas01.totals.transactions, cas01.share), (50, 50.0 / 70.0));
 }
 
 #[test]
@@ -419,7 +419,7 @@ fn health_probes_are_no_sessions() {
     assert!(sink.sessions.is_empty());
     assert!(sink.txs.iter().all(|(_, _, a, _)| a.session_ref.is_none() && a.server.as_deref() == Some("CAS01")));
     let cas01 = &sink.servers[0];
-    assert_eq!((cas01.probes, cas01.probes_failed, cas01.transactions), (3, 1, 0));
+    assert_eq!((cas01.totals.probes, cas01.totals.probes_failed, cas01.totals.transactions), (3, 1, 0));
     assert_eq!(summary.probes, 3);
     assert!(sink.clients.is_empty());
 }
