@@ -320,7 +320,7 @@ fn roundrobin_breaks_owa_sessions() {
         let servers = report.table("servers");
         let mut logged: BTreeMap<String, f64> = BTreeMap::new();
         let identifiable = |l: &LogLine| file == "capture.pcap" || l.status != Some(-1);
-        for line in s.log.iter().cloned().filter(identifiable) {
+        for line in s.log.iter().filter(|&x| identifiable(x)).cloned() {
             *logged.entry(line.server).or_default() += 1.0;
         }
         for row in &servers {

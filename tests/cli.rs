@@ -114,7 +114,7 @@ fn analyze_writes_every_table_in_both_formats_and_the_summary() {
 fn a_missing_capture_exits_2_naming_it() {
     let out = fresh_dir("cli-missing");
     let missing = out.join("no-such-capture.pcap");
-    let run = analyze(&[missing.clone()], &out.join("report"), &[]);
+    let run = analyze(std::slice::from_ref(&missing), &out.join("report"), &[]);
     run.assert_code(2);
     assert!(run.stderr.contains(&missing.display().to_string()), "{}", run.describe());
 }
@@ -154,7 +154,7 @@ fn a_file_with_no_packet_exits_2_naming_the_file_and_offset() {
     let dir = fresh_dir("cli-not-captures");
     for input in not_captures(&dir) {
         let out = dir.join(format!("report-{}", input.file_name().unwrap().to_string_lossy()));
-        let run = analyze(&[input.clone()], &out, &[]);
+        let run = analyze(std::slice::from_ref(&input), &out, &[]);
         run.assert_code(2);
         assert!(run.stderr.contains(&input.display().to_string()), "does not name the file: {}", run.describe());
         assert!(run.stderr.contains("offset 0"), "does not give the offset: {}", run.describe());
@@ -169,7 +169,7 @@ fn a_bad_file_beside_a_good_one_is_a_warning() {
     let dir = fresh_dir("cli-bad-beside-good");
     let good = sample(REFERENCE);
     let alone = dir.join("alone");
-    analyze(&[good.clone()], &alone, &[]).assert_code(0);
+    analyze(std::slice::from_ref(&good), &alone, &[]).assert_code(0);
     for bad in not_captures(&dir) {
         let out = dir.join(format!("report-{}", bad.file_name().unwrap().to_string_lossy()));
         let run = analyze(&[bad.clone(), good.clone()], &out, &[]);
@@ -193,7 +193,7 @@ fn a_truncated_capture_is_read_up_to_the_cut_with_a_warning() {
     let truncated = sample("basic/http-truncated.pcap");
     let offset = PcapFile::read(&truncated).truncated_record_at.expect("the sample ends inside a record");
     let out = fresh_dir("cli-truncated");
-    let run = analyze(&[truncated.clone()], &out, &[]);
+    let run = analyze(std::slice::from_ref(&truncated), &out, &[]);
     run.assert_code(0);
     let warning = run.stderr.lines().find(|l| l.contains("warning") && l.contains(&truncated.display().to_string()));
     assert!(warning.is_some_and(|w| w.contains(&format!("offset {offset}"))), "no warning naming the file and offset {offset}: {}", run.describe());

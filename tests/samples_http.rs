@@ -467,7 +467,7 @@ fn truncated_capture_is_reported_and_loses_only_its_last_ack() {
     let offset = cut.truncated_record_at.expect("the sample ends inside a record");
     assert_eq!(cut.records.len() + 1, full.records.len(), "the sample lost exactly the reference's last record");
 
-    let report = analyze_captures("truncated", &[path.clone()]);
+    let report = analyze_captures("truncated", std::slice::from_ref(&path));
     let reference = analyze_sample("truncated-ref", REFERENCE);
     assert_eq!(report.summary.capture.packets, cut.records.len() as u64);
     let issues = &report.summary.capture_issues;

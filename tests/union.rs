@@ -50,7 +50,7 @@ fn client_port(record: &PcapRecord) -> u16 {
 #[test]
 fn the_union_of_partitioned_reports_finds_each_sessions_servers_as_one_analysis_does() {
     let whole_path = sample("lab/roundrobin/client-side.pcap");
-    let whole = analyze_captures("union-whole", &[whole_path.clone()]);
+    let whole = analyze_captures("union-whole", std::slice::from_ref(&whole_path));
 
     let capture = PcapFile::read(&whole_path);
     let dir = fresh_dir("union-parts");

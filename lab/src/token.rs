@@ -8,7 +8,7 @@ use crate::base64;
 use crate::rng::{fnv1a, Rng};
 
 /// Fixed lab-wide mask seed: tickets must look opaque, not be secret.
-const MASK_SEED: u64 = 0x1ab_ca5_0a;
+const MASK_SEED: u64 = 0x1abc_a50a;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ticket {

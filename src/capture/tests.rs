@@ -364,7 +364,7 @@ fn pcapng_sections_interfaces_and_clocks() {
     let dir = TempDir::new("pcapng");
     let (ng, expected, unknown_interface) = two_section_pcapng();
     let path = dir.file("a.pcapng", &ng.bytes());
-    let (packets, issues, stats) = read_all(&[path.clone()], ReadOrder::AsGiven);
+    let (packets, issues, stats) = read_all(std::slice::from_ref(&path), ReadOrder::AsGiven);
     assert_eq!(packets, expected);
     let skipped = "packet on unknown interface 1 skipped";
     assert_eq!(issues, [issue_after(&path, unknown_interface, 1_700_000_002 * SEC, skipped)]);
@@ -729,7 +729,7 @@ fn unopenable_files_are_errors() {
         assert_eq!(error.file, missing);
         assert_eq!(error.source.kind(), std::io::ErrorKind::NotFound);
         assert!(error.to_string().contains("missing.pcap"), "{error}");
-        let Err(error) = PacketSource::open(&[dir.0.clone()], order) else {
+        let Err(error) = PacketSource::open(std::slice::from_ref(&dir.0), order) else {
             panic!("directory opened")
         };
         assert_eq!(error.file, dir.0);
@@ -744,7 +744,7 @@ fn gzip_of_pcapng_in_several_members() {
     let (first, second) = bytes.split_at(100);
     let gz = [build::gzip(first), build::gzip(second)].concat();
     let path = dir.file("capture", &gz);
-    let (packets, issues, _) = read_all(&[path.clone()], ReadOrder::MergeByTime);
+    let (packets, issues, _) = read_all(std::slice::from_ref(&path), ReadOrder::MergeByTime);
     assert_eq!(packets, expected);
     let skipped = "packet on unknown interface 1 skipped";
     assert_eq!(issues, [issue_after(&path, unknown_interface, 1_700_000_002 * SEC, skipped)]);

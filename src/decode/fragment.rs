@@ -89,7 +89,7 @@ impl<'b> Piece<'b> {
     fn new(info: FragmentInfo, bytes: &'b [u8]) -> Option<Self> {
         let end = info.offset.checked_add(bytes.len())?;
         let possible =
-            !bytes.is_empty() && end <= MAX_DATAGRAM_LEN && (!info.more || bytes.len() % 8 == 0);
+            !bytes.is_empty() && end <= MAX_DATAGRAM_LEN && (!info.more || bytes.len().is_multiple_of(8));
         possible.then_some(Piece { info, bytes, end })
     }
 
@@ -420,7 +420,9 @@ mod tests {
     #[test]
     fn impossible_fragments_are_inconsistent() {
         let data = datagram_bytes(70_000);
-        let cases: [(&str, Range<usize>, bool, Range<usize>, bool); 4] = [
+        // (case, first fragment's range and more-fragments flag, second fragment's)
+        type Case = (&'static str, Range<usize>, bool, Range<usize>, bool);
+        let cases: [Case; 4] = [
             ("misaligned non-last", 0..8, true, 8..13, true),
             ("past the 16-bit length", 0..8, true, 65_528..65_544, false),
             ("second last fragment disagrees", 16..24, false, 8..16, false),

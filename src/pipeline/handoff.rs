@@ -153,7 +153,7 @@ pub struct Handoff {
 }
 
 enum Route {
-    Inline { recorder: Recorder, error: Option<TableError> },
+    Inline { recorder: Box<Recorder>, error: Option<TableError> },
     Threaded(Box<Worker>),
 }
 
@@ -167,7 +167,7 @@ struct Worker {
 impl Handoff {
     /// Applies every event at once, on the caller's thread.
     pub fn inline(recorder: Recorder) -> Self {
-        Handoff { route: Route::Inline { recorder, error: None }, pending_advance: None }
+        Handoff { route: Route::Inline { recorder: Box::new(recorder), error: None }, pending_advance: None }
     }
 
     /// Applies the events on a new thread.

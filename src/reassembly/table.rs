@@ -251,7 +251,7 @@ impl<H: StreamHandler> ConnectionTable<H> {
         match entry {
             Entry::Live { conn, .. } => {
                 let end = conn.end_when_evicted(still_open);
-                self.retire(conn, end).close(&mut self.handler);
+                self.retire(*conn, end).close(&mut self.handler);
             }
             Entry::Lingering { closed, .. } => closed.close(&mut self.handler),
         }
@@ -261,7 +261,7 @@ impl<H: StreamHandler> ConnectionTable<H> {
     fn close(&mut self, key: ConnKey, end: ConnEnd) {
         if let Some(Entry::Live { serial, conn }) = self.entries.remove(&key) {
             let server_isn = conn.server_isn();
-            let closed = self.retire(conn, end);
+            let closed = self.retire(*conn, end);
             let until = closed
                 .record()
                 .ts_last
@@ -280,7 +280,7 @@ impl<H: StreamHandler> ConnectionTable<H> {
 
     /// Ends a connection removed from the table: its bytes are passed on and its buffers
     /// released; the handler's state waits in the result for the last call.
-    fn retire(&mut self, conn: Box<Connection<H::State>>, end: ConnEnd) -> Closed<H::State> {
+    fn retire(&mut self, conn: Connection<H::State>, end: ConnEnd) -> Closed<H::State> {
         self.live = self.live.saturating_sub(1);
         let closed = conn.end(&mut self.handler, end);
         if closed.record().start == ConnStart::Midstream {

@@ -77,7 +77,7 @@ impl Encoder {
     /// How one table's batches reach its files.
     pub(super) fn output(&self, files: TableFiles) -> TableOutput {
         if self.threads.is_empty() {
-            return TableOutput::Inline(files);
+            return TableOutput::Inline(Box::new(files));
         }
         let thread = &self.threads[self.bound.fetch_add(1, Ordering::Relaxed) % self.threads.len()];
         let path = files.path().to_path_buf();
@@ -87,7 +87,7 @@ impl Encoder {
 
 /// One table's files, written inline or through the background thread.
 pub(super) enum TableOutput {
-    Inline(TableFiles),
+    Inline(Box<TableFiles>),
     Background {
         /// Locked by the thread only (the table hands it over with each job), so never waited for.
         files: Arc<Mutex<TableFiles>>,

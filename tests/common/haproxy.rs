@@ -52,7 +52,7 @@ fn log_millis(field: &str) -> Option<i64> {
     let month_name = d.next()?;
     let month = MONTHS.iter().position(|m| *m == month_name)? as i64 + 1;
     let year: i64 = d.next()?.parse().ok()?;
-    let mut t = time.split(|c| c == ':' || c == '.');
+    let mut t = time.split([':', '.']);
     let mut next = || t.next().and_then(|v| v.parse::<i64>().ok());
     let (hour, minute, second, millis) = (next()?, next()?, next()?, next()?);
     Some(epoch_millis(year, month, day, hour, minute, second, millis))
@@ -76,9 +76,9 @@ fn parse_line(line: &str) -> Option<LogLine> {
     let millis = log_millis(fields.get(1)?)?;
     let server = fields.get(3)?.split_once('/')?.1.to_string();
     let backend_conn = fields.get(4)?.to_string();
-    if line.ends_with('"') {
+    if let Some(unquoted) = line.strip_suffix('"') {
         // HTTP: fields 1–12 have no spaces; the request line is the last quoted string.
-        let open = line[..line.len() - 1].rfind('"')?;
+        let open = unquoted.rfind('"')?;
         Some(LogLine {
             client,
             millis,
@@ -86,7 +86,7 @@ fn parse_line(line: &str) -> Option<LogLine> {
             backend_conn,
             status: fields.get(6)?.parse().ok(),
             termination: fields.get(8)?.to_string(),
-            request: Some(line[open + 1..line.len() - 1].to_string()),
+            request: Some(unquoted[open + 1..].to_string()),
             offered: None,
             assigned: None,
         })

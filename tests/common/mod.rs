@@ -301,16 +301,6 @@ pub fn zeek_value<'a>(row: &'a Row, name: &str) -> &'a str {
     row.get(name).map(String::as_str).unwrap_or("")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quoting() {
-        assert_eq!(parse_csv("a,b\n\"x,\"\"y\"\"\",\n"), vec![vec!["a", "b"], vec!["x,\"y\"", ""]]);
-    }
-}
-
 // ---- Helpers of the tests on the project's own captures (samples/) ----
 
 /// Rows of a ground-truth TSV file of samples/ (header line, tab-separated; `-` kept as written).
@@ -433,4 +423,14 @@ pub fn read_parquet(path: &Path) -> (Vec<String>, Vec<Row>) {
         }
     }
     (names, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quoting() {
+        assert_eq!(parse_csv("a,b\n\"x,\"\"y\"\"\",\n"), vec![vec!["a", "b"], vec!["x,\"y\"", ""]]);
+    }
 }

@@ -200,7 +200,7 @@ impl RpcChannel {
         }
     }
 
-    fn from_client(&self) -> bool {
+    fn is_client_to_server(&self) -> bool {
         self.channel == Channel::In
     }
 
@@ -266,9 +266,9 @@ impl RpcChannel {
         };
         let mut pdus = Vec::new();
         while budget > 0 {
-            let len = budget.min(MAX_PDU).max(MIN_PDU);
+            let len = budget.clamp(MIN_PDU, MAX_PDU);
             pdus.push(Piece::Bytes(rts::traffic_pdu(
-                self.from_client(),
+                self.is_client_to_server(),
                 self.call_id,
                 len as usize,
             )));

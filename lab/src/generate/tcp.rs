@@ -224,15 +224,8 @@ impl TcpFlow {
         let end = (start + MSS).min(payload.len());
         let flags = if end == payload.len() { ACK | PSH } else { ACK };
         let seq = base.wrapping_add(start as u32);
-        self.emit(
-            from_client,
-            time,
-            seq,
-            flags,
-            &[],
-            &payload[start..end],
-            out,
-        );
+        let parts = SegmentParts { seq, flags, options: &[], payload: &payload[start..end] };
+        self.emit(from_client, time, parts, out);
     }
 
     fn ack_up_to(&mut self, from_client: bool, time: Nanos, acked: u32, out: &mut PacketQueue) {
@@ -261,23 +254,16 @@ impl TcpFlow {
         out: &mut PacketQueue,
     ) {
         let seq = self.sender(from_client).next_seq;
-        self.emit(from_client, time, seq, flags, options, &[], out);
+        let parts = SegmentParts { seq, flags, options, payload: &[] };
+        self.emit(from_client, time, parts, out);
         if flags & (SYN | FIN) != 0 {
             let side = self.sender(from_client);
             side.next_seq = side.next_seq.wrapping_add(1);
         }
     }
 
-    fn emit(
-        &mut self,
-        from_client: bool,
-        time: Nanos,
-        seq: u32,
-        flags: u8,
-        options: &[u8],
-        payload: &[u8],
-        out: &mut PacketQueue,
-    ) {
+    fn emit(&mut self, from_client: bool, time: Nanos, parts: SegmentParts<'_>, out: &mut PacketQueue) {
+        let SegmentParts { seq, flags, options, payload } = parts;
         // A bare SYN acknowledges nothing.
         let ack = if flags == SYN {
             0
@@ -303,6 +289,14 @@ impl TcpFlow {
         side.ip_id = side.ip_id.wrapping_add(1);
         (side.ip_id, side.window)
     }
+}
+
+/// What one segment carries; `emit` adds the acknowledgement, IP id and window.
+struct SegmentParts<'a> {
+    seq: u32,
+    flags: u8,
+    options: &'a [u8],
+    payload: &'a [u8],
 }
 
 #[cfg(test)]
