@@ -82,8 +82,12 @@ impl ConnKey {
 
 /// What a key holds; `serial` orders connections by opening, for deterministic closes.
 enum Entry<S> {
+    /// Invariant: `ts_last == conn.ts_last()` between segments. The copy beside the key lets
+    /// the sweep, every second of capture time, find the idle connections in the slots alone,
+    /// without visiting every connection's own allocation.
     Live {
         serial: u64,
+        ts_last: Timestamp,
         conn: Box<Connection<S>>,
     },
     /// Closed; absorbs segments until `until`, counting their packets. A SYN-ACK with another ISN
@@ -106,7 +110,7 @@ impl<S> Entry<S> {
     /// Whether the entry is due to end by capture time `clock`: idle, or done lingering.
     fn is_due(&self, clock: Timestamp, idle_timeout_secs: i64) -> bool {
         match self {
-            Entry::Live { conn, .. } => expired(conn.ts_last().add_secs(idle_timeout_secs), clock),
+            Entry::Live { ts_last, .. } => expired(ts_last.add_secs(idle_timeout_secs), clock),
             Entry::Lingering { until, .. } => expired(*until, clock),
         }
     }
@@ -144,11 +148,12 @@ impl<H: StreamHandler> ConnectionTable<H> {
         let key = ConnKey::of(seg);
         let idle_timeout = self.config.idle_timeout_secs;
         match self.entries.get_mut(&key) {
-            Some(Entry::Live { conn, .. })
-                if conn.accepts(seg)
-                    && !expired(conn.ts_last().add_secs(idle_timeout), self.clock) =>
+            Some(Entry::Live { ts_last, conn, .. })
+                if conn.accepts(seg) && !expired(ts_last.add_secs(idle_timeout), self.clock) =>
             {
-                if let Some(end) = conn.segment(&mut self.handler, seg) {
+                let end = conn.segment(&mut self.handler, seg);
+                *ts_last = conn.ts_last();
+                if let Some(end) = end {
                     self.close(key, end);
                 }
             }
@@ -231,7 +236,8 @@ impl<H: StreamHandler> ConnectionTable<H> {
         let serial = self.next_serial;
         self.next_serial += 1;
         let end = conn.segment(&mut self.handler, seg);
-        self.entries.insert(key, Entry::Live { serial, conn });
+        let ts_last = conn.ts_last();
+        self.entries.insert(key, Entry::Live { serial, ts_last, conn });
         if let Some(end) = end {
             self.close(key, end);
         }
@@ -259,7 +265,7 @@ impl<H: StreamHandler> ConnectionTable<H> {
 
     /// Ends the live connection at `key` and leaves it lingering, its `close` to come.
     fn close(&mut self, key: ConnKey, end: ConnEnd) {
-        if let Some(Entry::Live { serial, conn }) = self.entries.remove(&key) {
+        if let Some(Entry::Live { serial, conn, .. }) = self.entries.remove(&key) {
             let server_isn = conn.server_isn();
             let closed = self.retire(*conn, end);
             let until = closed
