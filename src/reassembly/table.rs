@@ -110,7 +110,10 @@ impl<S> Entry<S> {
     /// Whether the entry is due to end by capture time `clock`: idle, or done lingering.
     fn is_due(&self, clock: Timestamp, idle_timeout_secs: i64) -> bool {
         match self {
-            Entry::Live { ts_last, .. } => expired(ts_last.add_secs(idle_timeout_secs), clock),
+            Entry::Live { ts_last, conn, .. } => {
+                debug_assert_eq!(*ts_last, conn.ts_last(), "the slot's copy follows the connection");
+                expired(ts_last.add_secs(idle_timeout_secs), clock)
+            }
             Entry::Lingering { until, .. } => expired(*until, clock),
         }
     }
