@@ -28,5 +28,7 @@ pub mod http;
 pub mod pipeline;
 pub mod reassembly;
 pub mod report;
+#[cfg(test)]
+mod test_rng;
 pub mod timestamp;
 pub mod tls;

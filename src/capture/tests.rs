@@ -7,6 +7,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::*;
+use crate::test_rng::Rng;
 
 /// Capture files written byte by byte.
 mod build {
@@ -198,27 +199,13 @@ mod build {
 
     /// Bytes that do not compress (xorshift).
     pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut rng = super::Rng(seed);
+        let mut rng = crate::test_rng::Rng(seed);
         (0..len).map(|_| rng.next() as u8).collect()
     }
 }
 
 use build::{PcapNg, Record};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// A directory of test files, removed on drop.
 struct TempDir(PathBuf);

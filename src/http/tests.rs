@@ -6,6 +6,7 @@ use super::connection::MAX_PENDING_REQUESTS;
 use super::*;
 use crate::anomaly::Anomaly;
 use crate::reassembly::Direction::{self, ToClient, ToServer};
+use crate::test_rng::Rng;
 
 fn ts(second: i64) -> Timestamp {
     Timestamp::from_secs_nanos(1_700_000_000 + second, 0)
@@ -88,26 +89,15 @@ fn corpus(segments: &[(Direction, &'static [u8])]) -> Run {
     run(&events)
 }
 
-/// xorshift64*: deterministic pseudo-random piece sizes.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
+/// `len` cut in pieces of 1 to 64 bytes.
+fn pieces(rng: &mut Rng, mut len: usize) -> Vec<usize> {
+    let mut pieces = Vec::new();
+    while len > 0 {
+        let size = 1 + rng.below(len.min(64));
+        pieces.push(size);
+        len -= size;
     }
-
-    fn pieces(&mut self, mut len: usize) -> Vec<usize> {
-        let mut pieces = Vec::new();
-        while len > 0 {
-            let size = 1 + self.below(len.min(64));
-            pieces.push(size);
-            len -= size;
-        }
-        pieces
-    }
+    pieces
 }
 
 /// The same events fed whole, one byte at a time, cut at every position, and in random pieces
@@ -122,7 +112,7 @@ fn assert_split_invariant(events: &[Ev]) -> Run {
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for round in 0..200 {
-        assert_eq!(run_split(config(), events, &mut |len| rng.pieces(len)), whole, "random round {round}");
+        assert_eq!(run_split(config(), events, &mut |len| pieces(&mut rng, len)), whole, "random round {round}");
     }
     whole
 }
@@ -637,7 +627,7 @@ fn every_split_of_corpus_exchanges_gives_the_same_result() {
         assert_eq!(run_split(config(), &events, &mut |len| vec![1; len]), whole);
         let mut rng = Rng(7);
         for _ in 0..20 {
-            assert_eq!(run_split(config(), &events, &mut |len| rng.pieces(len)), whole);
+            assert_eq!(run_split(config(), &events, &mut |len| pieces(&mut rng, len)), whole);
         }
     }
 }

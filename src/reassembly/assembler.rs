@@ -277,6 +277,7 @@ fn span(n: u64, max: usize) -> usize {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::test_rng::Rng;
 
     /// What a sink received, consecutive data merged.
     #[derive(Debug, PartialEq, Eq)]
@@ -542,25 +543,9 @@ pub(crate) mod tests {
         assert_eq!(asm.stats().retransmitted_bytes, 1);
     }
 
-    /// xorshift64: deterministic pseudo-random numbers without a crate.
-    pub(crate) struct XorShift(pub u64);
-
-    impl XorShift {
-        pub fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        /// Uniform-ish in `0..n` (`n > 0`).
-        pub fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn random_overlapping_segments_reassemble_exactly() {
-        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for _ in 0..300 {
             let len = 1 + rng.below(400);
             let stream: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();

@@ -2,7 +2,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::assembler::tests::{permutations, XorShift};
+use super::assembler::tests::permutations;
+use crate::test_rng::Rng;
 use super::*;
 use crate::decode::{TcpFlags, TcpSegment};
 
@@ -1055,7 +1056,7 @@ fn ids_are_stable_across_runs_and_distinct() {
 /// the last one carrying the FIN: the server sees exactly the stream.
 #[test]
 fn random_segmentation_and_order_reassemble_exactly() {
-    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     for round in 0..500 {
         let len = 1 + rng.below(3000);
         let stream: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
@@ -1111,7 +1112,7 @@ fn random_segmentation_and_order_reassemble_exactly() {
 /// one gap of its exact size once the server acknowledges the FIN.
 #[test]
 fn random_losses_become_gaps_of_the_exact_size() {
-    let mut rng = XorShift(0x0DDB_1A5E_5BAD_5EED);
+    let mut rng = Rng(0x0DDB_1A5E_5BAD_5EED);
     for round in 0..500 {
         let len = 2 + rng.below(3000);
         let stream: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use super::*;
 use crate::reassembly::Direction;
+use crate::test_rng::Rng;
 
 const ZEEK_TLS10: &str = include_str!("testdata/zeek_tls10_basic.txt");
 const ZEEK_TLS11: &str = include_str!("testdata/zeek_tls11.txt");
@@ -571,22 +572,6 @@ fn every_truncation_of_real_handshakes() {
             assert_eq!(outcome.record.client_random.is_some(), len >= hello_len, "{context}");
             assert_eq!(outcome.anomalies, [], "{context}: a cut stream is no malformed one");
         }
-    }
-}
-
-/// xorshift64*: reproducible damage without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 
