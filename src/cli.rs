@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::audit::policy::Policy;
-use crate::audit::{parse_key_list, AuditConfig, ExplainConfig, HotspotThresholds, KeyKind, ServerIdMode, ServerNames};
+use crate::audit::{parse_key_list, AuditConfig, ExplainConfig, HotspotThresholds, KeyKind, ServerIdMode, ServerNames, SESSION_IDLE_LIMIT_SECS};
 use crate::capture::ReadOrder;
 use crate::evidence::EvidenceConfig;
 use crate::http::HttpConfig;
@@ -130,6 +130,11 @@ struct AnalyzeArgs {
     /// …to this many seconds after it.
     #[arg(long, value_name = "SECS", default_value_t = ExplainConfig::default().after_secs)]
     explain_after: i64,
+    /// A session idle this many seconds of capture time ends: it is judged and written then,
+    /// and its key begins a new session if it comes back. Bounds memory on captures of days.
+    /// Must exceed the explanation window, the connection idle timeout and the stitch window.
+    #[arg(long, value_name = "SECS", default_value_t = SESSION_IDLE_LIMIT_SECS)]
+    session_idle_limit: i64,
     /// Threads: 1 runs everything on one; 2 or more extract evidence, audit and write the report
     /// rows on a second and encode the report files on two more (the tables are the same bytes
     /// either way). Default: the number of cores.
@@ -242,10 +247,25 @@ fn analyze_options(args: &AnalyzeArgs) -> Result<AnalyzeOptions, String> {
             stitch_window_secs: args.stitch_window,
             hotspot: HotspotThresholds { min_users: args.hotspot_users, tilt: args.hotspot_tilt, min_share: args.hotspot_share },
             explain: ExplainConfig { before_secs: args.explain_before, after_secs: args.explain_after, ..ExplainConfig::default() },
+            session_idle_limit_secs: session_idle_limit(args)?,
         },
         progress,
         threads: args.threads.map_or_else(default_threads, usize::from),
     })
+}
+
+/// The session idle limit, if it leaves time for all the evidence of a session's last move to
+/// arrive before the session is judged: the move's explanation window, a connection idle until
+/// its timeout (its failures count when it ends), the stitch window, and a minute to spare.
+fn session_idle_limit(args: &AnalyzeArgs) -> Result<i64, String> {
+    let latest_evidence = args.explain_after.max(0) + args.idle_timeout.max(0) + args.stitch_window.ceil() as i64 + 60;
+    if args.session_idle_limit < latest_evidence {
+        return Err(format!(
+            "--session-idle-limit {} is too short: evidence of a session's last move can arrive {latest_evidence} s later (--explain-after, --idle-timeout, --stitch-window and a minute)",
+            args.session_idle_limit
+        ));
+    }
+    Ok(args.session_idle_limit)
 }
 
 /// Runs an analysis and writes its summary; `Err` holds the exit code of a failure.

@@ -119,6 +119,17 @@ fn a_missing_capture_exits_2_naming_it() {
     assert!(run.stderr.contains(&missing.display().to_string()), "{}", run.describe());
 }
 
+#[test]
+fn a_session_idle_limit_shorter_than_late_evidence_exits_2_saying_why() {
+    let out = fresh_dir("cli-idle-limit");
+    let run = analyze(&[sample(REFERENCE)], &out, &["--session-idle-limit", "300"]);
+    run.assert_code(2);
+    // Defaults: explanation window ends at the move (0 s), 300 s connection idle timeout, 2 s
+    // stitch window, and a minute.
+    assert!(run.stderr.contains("--session-idle-limit 300 is too short") && run.stderr.contains("362 s later"), "{}", run.describe());
+    analyze(&[sample(REFERENCE)], &out, &["--session-idle-limit", "362"]).assert_code(0);
+}
+
 /// Bytes that are no capture: fixed, so a run is repeatable (xorshift64).
 fn random_bytes(len: usize) -> Vec<u8> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -7,14 +7,16 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use affinity_audit::pipeline::analyze;
+use affinity_audit::pipeline::{analyze, AnalyzeOptions};
 use common::{fresh_dir, options, sample};
 
-/// Analyses `captures` with `threads` threads; returns the report folder.
-fn report(tag: &str, captures: &[PathBuf], threads: usize) -> PathBuf {
+/// Analyses `captures` with `threads` threads and the options `configure` sets; returns the
+/// report folder.
+fn report(tag: &str, captures: &[PathBuf], threads: usize, configure: fn(&mut AnalyzeOptions)) -> PathBuf {
     let dir = fresh_dir(tag);
     let mut opts = options(captures, &dir);
     opts.threads = threads;
+    configure(&mut opts);
     analyze(&opts).unwrap_or_else(|e| panic!("analyze {captures:?} with {threads} threads: {e}"));
     dir
 }
@@ -33,17 +35,19 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-fn assert_same_reports(tag: &str, captures: &[PathBuf]) {
-    let single = files(&report(tag, captures, 1));
+/// The report with one thread, after checking that two and three give the same bytes.
+fn assert_same_reports(tag: &str, captures: &[PathBuf], configure: fn(&mut AnalyzeOptions)) -> Vec<(String, Vec<u8>)> {
+    let single = files(&report(tag, captures, 1, configure));
     assert_eq!(single.len(), 18, "{tag}: nine tables, CSV and Parquet");
     for threads in [2, 3] {
-        let multi = files(&report(tag, captures, threads));
+        let multi = files(&report(tag, captures, threads, configure));
         let names = |files: &[(String, Vec<u8>)]| files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         assert_eq!(names(&single), names(&multi), "{tag}: same files with {threads} threads");
         for ((name, one), (_, many)) in single.iter().zip(&multi) {
             assert!(one == many, "{tag}: {name} differs between 1 and {threads} threads");
         }
     }
+    single
 }
 
 #[test]
@@ -68,7 +72,7 @@ fn every_bundled_sample_gives_the_same_report_with_any_number_of_threads() {
     }
     assert!(sets.len() > 25, "the samples are all there: {}", sets.len());
     for (tag, captures) in &sets {
-        assert_same_reports(tag, captures);
+        assert_same_reports(tag, captures, |_| {});
     }
 }
 
@@ -99,5 +103,13 @@ fn a_generated_exchange_capture_gives_the_same_report_with_any_number_of_threads
         .status()
         .expect("run affinity-lab generate");
     assert!(status.success(), "affinity-lab generate: {status}");
-    assert_same_reports("generated", &[capture]);
+    let whole = assert_same_reports("generated", std::slice::from_ref(&capture), |_| {});
+    // Sessions that end idle during the run are judged on the audit's thread, in capture
+    // order: the same bytes again, and more sessions than when all are judged at the end.
+    let ending = assert_same_reports("generated-idle", &[capture], |opts| opts.audit.session_idle_limit_secs = 2);
+    let session_rows = |report: &[(String, Vec<u8>)]| {
+        let (_, csv) = report.iter().find(|(name, _)| name == "sessions.csv").expect("a sessions table");
+        csv.iter().filter(|&&b| b == b'\n').count()
+    };
+    assert!(session_rows(&ending) > session_rows(&whole), "sessions ended idle and began anew");
 }

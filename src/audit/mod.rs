@@ -6,9 +6,11 @@
 //! ([`Auditor::tls_connection`]), every closed connection ([`Auditor::connection`], for server
 //! health), and the capture clock ([`Auditor::advance`]). Output, through an [`AuditSink`]:
 //! each transaction and TLS row with its server and session (streamed, at most the stitch window
-//! after the pipeline emitted it), Outlook Anywhere channel pairs as they pair, and at the end
-//! ([`Auditor::finish`]) the sessions with their verdicts, the moves with their explanations,
-//! the client addresses and the servers, and an [`AuditSummary`] for the summary and policies.
+//! after the pipeline emitted it), Outlook Anywhere channel pairs as they pair, each session
+//! with its verdict and the moves with their explanations once its key has been idle for
+//! [`AuditConfig::session_idle_limit_secs`], and at the end ([`Auditor::finish`]) the sessions
+//! still open, the client addresses and the servers, and an [`AuditSummary`] for the summary
+//! and policies.
 //!
 //! Steps, one submodule each:
 //! - `stitch`: pairs the client side and the server side of a proxy seen in one capture;
@@ -21,9 +23,9 @@
 //! - `policy`: the rules `affinity-audit check` enforces.
 //!
 //! Health probes (application `health_probe`) and monitor connections are never sessions: they
-//! count per server, as evidence of its state. Memory is bounded by the sessions, client
-//! addresses, servers and their seconds with events, and the items of one stitch window; never
-//! by the number of transactions or packets.
+//! count per server, as evidence of its state. Memory is bounded by the sessions of the last
+//! idle limit, the client addresses, the servers and their seconds with events, and the items
+//! of one stitch window; never by the number of transactions or packets.
 
 mod clients;
 mod health;
@@ -75,7 +77,21 @@ pub struct AuditConfig {
     pub stitch_window_secs: f64,
     pub hotspot: HotspotThresholds,
     pub explain: ExplainConfig,
+    /// A session idle this long (seconds of capture time) ends: it is judged and written during
+    /// the run, and a later transaction with its key begins a new session. So memory holds the
+    /// sessions of the last this-many seconds, not every session of a capture of days. It must
+    /// exceed by far the time the audit's evidence can arrive late (stitch window, connection
+    /// idle timeout, explanation window).
+    pub session_idle_limit_secs: i64,
 }
+
+/// Default [`AuditConfig::session_idle_limit_secs`]: 8 hours, Exchange 2010's forms-based
+/// logon timeout on a private computer, the longest any persistence of the farm outlives.
+pub const SESSION_IDLE_LIMIT_SECS: i64 = 8 * 3600;
+
+/// Idle sessions are looked for this many times per idle limit, so one ends at most a
+/// sixteenth of the limit late.
+const RETIREMENT_PASSES_PER_LIMIT: i64 = 16;
 
 impl Default for AuditConfig {
     fn default() -> Self {
@@ -86,6 +102,7 @@ impl Default for AuditConfig {
             stitch_window_secs: 2.0,
             hotspot: HotspotThresholds::default(),
             explain: ExplainConfig::default(),
+            session_idle_limit_secs: SESSION_IDLE_LIMIT_SECS,
         }
     }
 }
@@ -212,6 +229,11 @@ pub struct Auditor {
     forwarded: HashMap<String, Timestamp>,
     released: Vec<Released>,
     summary: AuditSummary,
+    /// Sessions and moves per server, of the sessions judged so far.
+    per_server: HashMap<ServerId, ServerSessions>,
+    session_idle_limit_secs: i64,
+    /// When to look for idle sessions next (set by the first clock advance).
+    next_retirement: Option<Timestamp>,
 }
 
 impl Auditor {
@@ -230,6 +252,9 @@ impl Auditor {
             forwarded: HashMap::new(),
             released: Vec::new(),
             summary: AuditSummary::default(),
+            per_server: HashMap::new(),
+            session_idle_limit_secs: config.session_idle_limit_secs,
+            next_retirement: None,
         }
     }
 
@@ -282,7 +307,28 @@ impl Auditor {
     /// The capture clock moved to `now`: releases what waited for the other side of a proxy.
     pub fn advance<S: AuditSink>(&mut self, now: Timestamp, sink: &mut S) -> Result<(), S::Error> {
         self.stitcher.advance(now, &mut self.released);
-        self.release(sink)
+        self.release(sink)?;
+        self.retire_idle_sessions(now, sink)
+    }
+
+    /// Judges and writes the sessions idle for the idle limit, every sixteenth of it.
+    fn retire_idle_sessions<S: AuditSink>(&mut self, now: Timestamp, sink: &mut S) -> Result<(), S::Error> {
+        let limit = self.session_idle_limit_secs;
+        let due = *self.next_retirement.get_or_insert(now.add_secs(limit));
+        if now < due {
+            return Ok(());
+        }
+        self.next_retirement = Some(now.add_secs((limit / RETIREMENT_PASSES_PER_LIMIT).max(1)));
+        let idle = self.sessions.retire_idle(now.add_secs(limit.saturating_neg()));
+        if idle.is_empty() {
+            return Ok(());
+        }
+        let registry = &self.registry;
+        let health = HealthIndex::build(&self.ledger, |id| registry.canonical(id), self.explain.clone());
+        for session in &idle {
+            judge_session(session, registry, &health, &mut self.summary, &mut self.per_server, sink)?;
+        }
+        Ok(())
     }
 
     fn release<S: AuditSink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
@@ -573,11 +619,10 @@ impl Auditor {
         let canonical = |id: ServerId| registry.canonical(id);
         let health = HealthIndex::build(&self.ledger, canonical, self.explain.clone());
         let mut summary = std::mem::take(&mut self.summary);
-        let mut per_server: HashMap<ServerId, ServerSessions> = HashMap::new();
         for session in self.sessions.sessions() {
-            judge_session(session, registry, &health, &mut summary, &mut per_server, sink)?;
+            judge_session(session, registry, &health, &mut summary, &mut self.per_server, sink)?;
         }
-        write_servers(registry, &health, &per_server, &mut summary, sink)?;
+        write_servers(registry, &health, &self.per_server, &mut summary, sink)?;
         write_clients(&self.clients, registry, &self.hotspot, &mut summary, sink)?;
         summary.oa_pairs = self.pairer.paired;
         summary.oa_unpaired = self.pairer.unpaired;

@@ -264,11 +264,13 @@ impl Session {
     }
 }
 
-/// Every session, by key.
+/// The sessions not yet retired, by key, in the order they began.
 #[derive(Debug, Default)]
 pub struct SessionStore {
     index: HashMap<(AppFamily, Key), usize>,
     sessions: Vec<Session>,
+    /// Sessions begun so far, retired ones included: the last reference given.
+    begun: u64,
 }
 
 impl SessionStore {
@@ -281,8 +283,8 @@ impl SessionStore {
             None => {
                 let next = self.sessions.len();
                 self.index.insert(indexed.clone(), next);
-                let session_ref = SessionRef(u64::try_from(next).unwrap_or(u64::MAX).saturating_add(1));
-                self.sessions.push(Session::new(session_ref, family, indexed.1, obs.ts));
+                self.begun = self.begun.saturating_add(1);
+                self.sessions.push(Session::new(SessionRef(self.begun), family, indexed.1, obs.ts));
                 next
             }
         };
@@ -299,6 +301,35 @@ impl SessionStore {
         &self.sessions
     }
 
+    /// Takes out the sessions whose last transaction is before `before`, in the order they
+    /// began; a later transaction with one of their keys begins a new session.
+    pub fn retire_idle(&mut self, before: Timestamp) -> Vec<Session> {
+        if self.sessions.iter().all(|s| s.ts_last >= before) {
+            return Vec::new();
+        }
+        let mut retired = Vec::new();
+        let mut kept = Vec::with_capacity(self.sessions.len());
+        // Where each session went: its new place among the kept ones, or `None`.
+        let mut places = Vec::with_capacity(self.sessions.len());
+        for session in std::mem::take(&mut self.sessions) {
+            if session.ts_last < before {
+                places.push(None);
+                retired.push(session);
+            } else {
+                places.push(Some(kept.len()));
+                kept.push(session);
+            }
+        }
+        self.sessions = kept;
+        self.index.retain(|_, place| match places.get(*place).copied().flatten() {
+            Some(new) => {
+                *place = new;
+                true
+            }
+            None => false,
+        });
+        retired
+    }
 }
 
 #[cfg(test)]
@@ -415,5 +446,27 @@ mod tests {
         assert_eq!(s.moves_unlisted, 9);
         assert_eq!(s.client_ips.len(), MAX_LISTED);
         assert!(s.more_client_ips);
+    }
+
+    #[test]
+    fn idle_sessions_retire_in_order_and_their_keys_begin_new_ones() {
+        let mut store = SessionStore::default();
+        let a = store.observe(AppFamily::Owa, key("a"), &obs(1, Some(1)));
+        let b = store.observe(AppFamily::Owa, key("b"), &obs(2, Some(1)));
+        let c = store.observe(AppFamily::Owa, key("c"), &obs(3, Some(1)));
+        let d = store.observe(AppFamily::Owa, key("d"), &obs(4, Some(1)));
+        store.observe(AppFamily::Owa, key("b"), &obs(50, Some(2)));
+        assert!(store.retire_idle(Timestamp::from_secs_nanos(1, 0)).is_empty(), "idle since before 1 s: none");
+        let retired = store.retire_idle(Timestamp::from_secs_nanos(10, 0));
+        let refs: Vec<SessionRef> = retired.iter().map(|s| s.session_ref).collect();
+        assert_eq!(refs, [a, c, d], "in the order they began");
+        let kept: Vec<SessionRef> = store.sessions().iter().map(|s| s.session_ref).collect();
+        assert_eq!(kept, [b]);
+        // The kept session is still found by its key; a retired key begins a new session.
+        assert_eq!(store.observe(AppFamily::Owa, key("b"), &obs(60, Some(2))), b);
+        let c2 = store.observe(AppFamily::Owa, key("c"), &obs(61, Some(1)));
+        assert_eq!(c2, SessionRef(5));
+        assert_eq!(store.sessions().iter().map(|s| (s.session_ref, s.transactions)).collect::<Vec<_>>(), [(b, 3), (c2, 1)]);
+        assert_eq!(store.sessions()[1].ts_first, Timestamp::from_secs_nanos(61, 0));
     }
 }

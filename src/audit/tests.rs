@@ -136,12 +136,19 @@ impl Harness {
         self.auditor.connection(record, false);
     }
 
+    /// The capture clock reaches `millis`.
+    fn advance(&mut self, millis: i64) {
+        self.auditor.advance(at(millis), &mut self.sink).unwrap();
+    }
+
     /// The audit's end. Every test checks that the streamed rows were said done after the
-    /// last of them and before the first row judged at the end.
+    /// last of them and before the first row judged at the end (sessions that ended idle are
+    /// judged before).
     fn finish(self) -> (Collect, AuditSummary) {
         let mut sink = self.sink;
+        let ended_idle = sink.sessions.len();
         let summary = self.auditor.finish(&mut sink).unwrap();
-        let streamed = [sink.txs.len(), sink.tls.len(), sink.pairs.len(), 0];
+        let streamed = [sink.txs.len(), sink.tls.len(), sink.pairs.len(), ended_idle];
         assert_eq!(sink.streamed_done_at, Some(streamed), "streamed rows said done at their end");
         (sink, summary)
     }
@@ -461,4 +468,29 @@ fn tls_resumption_shows_stickiness_without_server_names() {
     assert!(sink.tls.iter().all(|(_, a)| a.server.is_none()));
     assert_eq!(summary.tls_connections, 4);
     assert!(summary.limits.iter().any(|l| l.starts_with("All 4 connections were TLS with no key")), "{:?}", summary.limits);
+}
+
+#[test]
+fn a_session_idle_for_the_limit_is_judged_during_the_run_and_its_key_begins_anew() {
+    let config = AuditConfig { session_idle_limit_secs: 600, ..AuditConfig::default() };
+    let mut h = Harness::new(config);
+    // Session A moves from CAS01 to CAS02 (no failure to explain it); B stays busy all along.
+    owa(&mut h, "192.0.2.1:40000", "10.0.0.11:80", 0, "/owa/a1", "A", "CAS01");
+    owa(&mut h, "192.0.2.1:40001", "10.0.0.12:80", 1_000, "/owa/a2", "A", "CAS02");
+    for minute in 0..=20 {
+        owa(&mut h, "192.0.2.2:40000", "10.0.0.11:80", minute * 60_000 + 500, &format!("/owa/b{minute}"), "B", "CAS01");
+        h.advance(minute * 60_000 + 30_000);
+    }
+    // By 20 minutes A has been idle for 19: judged and written, with its move, before the end.
+    assert_eq!(h.sink.sessions.iter().map(|s| (s.key_kind, s.transactions, s.verdict)).collect::<Vec<_>>(), [("cadata", 2, "moved")]);
+    assert_eq!(h.sink.moves.len(), 1);
+    // A's key again: a new session.
+    owa(&mut h, "192.0.2.1:40002", "10.0.0.12:80", 21 * 60_000, "/owa/a3", "A", "CAS02");
+    let (sink, summary) = h.finish();
+    let sessions: Vec<_> = sink.sessions.iter().map(|s| (s.session_ref, s.transactions, s.verdict)).collect();
+    assert_eq!(sessions, [(SessionRef(1), 2, "moved"), (SessionRef(2), 21, "sticky"), (SessionRef(3), 1, "single")]);
+    assert_eq!(summary.apps[&AppFamily::Owa].sessions, 3);
+    assert_eq!(summary.apps[&AppFamily::Owa].moves, 1);
+    let cas02 = sink.servers.iter().find(|r| r.server == "CAS02").unwrap();
+    assert_eq!((cas02.sessions, cas02.moves_in), (2, 1), "servers count the sessions judged early too");
 }

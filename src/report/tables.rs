@@ -239,7 +239,7 @@ const SESSION_COLUMNS: [ColumnSpec; 25] = [
 
 pub static SESSIONS: TableSpec = TableSpec {
     name: "sessions",
-    doc: "One row per client session: the transactions of one application family that share a persistence key (the first key of the application's priority list that a transaction carries; see --keys), with the verdict on its affinity.",
+    doc: "One row per client session: the transactions of one application family that share a persistence key (the first key of the application's priority list that a transaction carries; see --keys), with the verdict on its affinity. A key idle for --session-idle-limit seconds ends its session, which is written then (so sessions that ended that way come first); if the key comes back, it begins a new one.",
     columns: &SESSION_COLUMNS,
 };
 
