@@ -4,10 +4,6 @@ use super::framing::{AfterHead, Body};
 use super::head::{HeadScan, Kind, TailScan};
 use crate::timestamp::Timestamp;
 
-/// Buffers grown beyond this (a giant header, a long garbage line) are shrunk back once used, so
-/// a connection's memory follows what it holds now, not the largest message it ever carried.
-const RETAINED_BUFFER_CAPACITY: usize = 4096;
-
 /// Where a direction's stream stands.
 #[derive(Debug)]
 pub(super) enum Phase {
@@ -111,10 +107,11 @@ impl Side {
         }
     }
 
-    /// Empties the buffer (and the scan over it), giving back memory a large message took.
+    /// Empties the buffer (and the scan over it) and gives its memory back: between messages a
+    /// connection holds no buffer, and idle keep-alive connections are most of those open at
+    /// once (their kept buffers were a sixth of the heap on a 1 GiB capture).
     pub(super) fn clear_buf(&mut self) {
-        self.buf.clear();
-        self.buf.shrink_to(RETAINED_BUFFER_CAPACITY);
+        self.buf = Vec::new();
         self.scan.reset();
     }
 
