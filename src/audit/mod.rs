@@ -323,12 +323,17 @@ impl Auditor {
         if idle.is_empty() {
             return Ok(());
         }
-        let registry = &self.registry;
-        let health = HealthIndex::build(&self.ledger, |id| registry.canonical(id), self.explain.clone());
+        let health = self.health_index();
         for session in &idle {
-            judge_session(session, registry, &health, &mut self.summary, &mut self.per_server, sink)?;
+            judge_session(session, &self.registry, &health, &mut self.summary, &mut self.per_server, sink)?;
         }
         Ok(())
+    }
+
+    /// Server health as recorded so far, in the servers' identities as known now.
+    fn health_index(&self) -> HealthIndex {
+        let registry = &self.registry;
+        HealthIndex::build(&self.ledger, |id| registry.canonical(id), self.explain.clone())
     }
 
     fn release<S: AuditSink>(&mut self, sink: &mut S) -> Result<(), S::Error> {
@@ -615,9 +620,8 @@ impl Auditor {
         self.release(sink)?;
         sink.streamed_rows_done()?;
         self.pairer.finish();
+        let health = self.health_index();
         let registry = &self.registry;
-        let canonical = |id: ServerId| registry.canonical(id);
-        let health = HealthIndex::build(&self.ledger, canonical, self.explain.clone());
         let mut summary = std::mem::take(&mut self.summary);
         for session in self.sessions.sessions() {
             judge_session(session, registry, &health, &mut summary, &mut self.per_server, sink)?;
