@@ -286,6 +286,14 @@ fn run_analyze(args: AnalyzeArgs) -> Result<IngestSummary, i32> {
     for issue in &summary.capture_issues {
         eprintln!("affinity-audit: warning: {issue}");
     }
+    let capture = &summary.capture;
+    if capture.clock_steps_back > 0 {
+        eprintln!(
+            "affinity-audit: warning: the capture's timestamps step back {} times (largest {:.3} s); see the clock_step_back anomalies",
+            capture.clock_steps_back,
+            capture.largest_step_back_nanos as f64 / 1e9
+        );
+    }
     if !args.quiet {
         print!("{markdown}");
     }

@@ -101,6 +101,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
             if let Some(bar) = &progress {
                 bar.set_position(source.bytes_read());
             }
+            record_clock_steps(&mut source, connections.handler_mut());
             if connections.handler_mut().handoff.failed() {
                 break;
             }
@@ -109,6 +110,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    record_clock_steps(&mut source, connections.handler_mut());
     decoder.finish();
     let (mut dissector, reassembly_stats) = connections.finish();
     for issue in source.issues() {
@@ -126,6 +128,13 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     summary.decode = decoder.stats().clone();
     summary.reassembly = reassembly_stats;
     Ok(summary)
+}
+
+/// An anomaly for each step back of the capture's clock since the last call.
+fn record_clock_steps(source: &mut PacketSource, dissector: &mut Dissector) {
+    for step in source.take_clock_steps() {
+        dissector.record(None, Anomaly::new(step.to, "clock_step_back", step.to_string()));
+    }
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {

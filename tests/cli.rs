@@ -213,6 +213,27 @@ fn a_truncated_capture_is_read_up_to_the_cut_with_a_warning() {
 }
 
 #[test]
+fn files_given_out_of_order_are_a_warning() {
+    let dir = fresh_dir("cli-out-of-order");
+    let pcap = PcapFile::read(&sample("lab/roundrobin/capture.pcap"));
+    let (first, second) = pcap.records.split_at(pcap.records.len() / 2);
+    let (a, b) = (dir.join("part-a.pcap"), dir.join("part-b.pcap"));
+    pcap.write_part(first, &a);
+    pcap.write_part(second, &b);
+    let step = second[0].ts - first[0].ts;
+    assert!(step > 1.0, "the sample's halves start {step} s apart: no step to see");
+
+    let out = dir.join("report");
+    let run = analyze(&[b, a.clone()], &out, &["--order", "given"]);
+    run.assert_code(0);
+    let warning = run.stderr.lines().find(|l| l.contains("warning") && l.contains("step back 1 times"));
+    assert!(warning.is_some(), "no warning of the step: {}", run.describe());
+    let steps: Vec<Row> = read_csv(&out.join("anomalies.csv")).into_iter().filter(|row| row["kind"] == "clock_step_back").collect();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(steps[0]["detail"].starts_with(&a.display().to_string()), "names the file after the step: {steps:?}");
+}
+
+#[test]
 fn a_capture_split_in_two_gives_the_tables_of_the_whole() {
     let dir = fresh_dir("cli-split");
     let whole = sample(REFERENCE);

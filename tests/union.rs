@@ -52,14 +52,13 @@ fn the_union_of_partitioned_reports_finds_each_sessions_servers_as_one_analysis_
     let whole_path = sample("lab/roundrobin/client-side.pcap");
     let whole = analyze_captures("union-whole", std::slice::from_ref(&whole_path));
 
-    let capture = PcapFile::read(&whole_path);
+    let mut capture = PcapFile::read(&whole_path);
     let dir = fresh_dir("union-parts");
     // By the port's second bit: Linux gives connect() even ports only.
-    let (seen_at_a, seen_at_b): (Vec<PcapRecord>, Vec<PcapRecord>) = capture.records.into_iter().partition(|r| client_port(r) & 2 == 0);
+    let (seen_at_a, seen_at_b): (Vec<PcapRecord>, Vec<PcapRecord>) = std::mem::take(&mut capture.records).into_iter().partition(|r| client_port(r) & 2 == 0);
     let (a, b) = (dir.join("point-a.pcap"), dir.join("point-b.pcap"));
-    let parts = PcapFile { header: capture.header, records: Vec::new(), truncated_record_at: None };
-    parts.write_part(&seen_at_a, &a);
-    parts.write_part(&seen_at_b, &b);
+    capture.write_part(&seen_at_a, &a);
+    capture.write_part(&seen_at_b, &b);
     let reports = [analyze_captures("union-a", &[a]), analyze_captures("union-b", &[b])];
 
     let mut union: BTreeMap<SessionKey, (BTreeSet<String>, usize)> = BTreeMap::new();

@@ -17,6 +17,9 @@
 //!   reading goes on. At most [`MAX_NOTES_PER_FILE`] non-fatal issues are listed per file.
 //! - `ReadOrder::MergeByTime` is a stable k-way merge: equal timestamps keep file order; a
 //!   file whose own timestamps go backwards is still read in its own order.
+//! - Where the delivered packets' time steps back by more than [`CLOCK_STEP_TOLERANCE_SECS`]
+//!   (a clock set back while capturing, files concatenated or given out of order), the step is
+//!   a [`ClockStep`] for the caller to report, and counted in [`CaptureStats`].
 //! - Memory is bounded by live state: one read buffer per file being read (files are opened
 //!   when the merge reaches their first packet, so `tcpdump -C` series stay cheap), a record
 //!   may be at most [`MAX_RECORD_LEN`] bytes, a pcapng section at most [`MAX_INTERFACES`]
@@ -83,6 +86,34 @@ impl std::fmt::Display for CaptureIssue {
     }
 }
 
+/// A packet earlier than the one delivered before it by more than this is a step of the
+/// capture's clock, not the jitter of interfaces or files merged by time (milliseconds).
+pub const CLOCK_STEP_TOLERANCE_SECS: i64 = 1;
+
+/// A place where the delivered packets' time steps back (see [`CLOCK_STEP_TOLERANCE_SECS`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClockStep {
+    /// The file of the packet after the step.
+    pub file: PathBuf,
+    /// Time of the packet before the step.
+    pub from: Timestamp,
+    /// Time of the packet after it.
+    pub to: Timestamp,
+}
+
+impl std::fmt::Display for ClockStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: timestamps step back {:.3} s, from {} to {}",
+            self.file.display(),
+            self.from.secs_since(self.to),
+            self.from,
+            self.to
+        )
+    }
+}
+
 /// Counters of the capture stage, for the terminal summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CaptureStats {
@@ -94,6 +125,13 @@ pub struct CaptureStats {
     pub captured_bytes: u64,
     /// Packets whose captured length is below their wire length.
     pub truncated_packets: u64,
+    /// Steps back of the capture's clock ([`ClockStep`]s).
+    pub clock_steps_back: u64,
+    /// The largest of them, in nanoseconds.
+    pub largest_step_back_nanos: u64,
+    /// Packets earlier than the latest packet before them by more than
+    /// [`CLOCK_STEP_TOLERANCE_SECS`]: the packets between a step and the time it went back from.
+    pub packets_behind: u64,
 }
 
 impl CaptureStats {

@@ -21,7 +21,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::reader::FileReader;
-use super::{CaptureIssue, CaptureStats, PacketRef, ReadOrder};
+use super::{CaptureIssue, CaptureStats, ClockStep, PacketRef, ReadOrder, CLOCK_STEP_TOLERANCE_SECS};
 use crate::timestamp::Timestamp;
 
 /// A file that could not be opened at all.
@@ -56,6 +56,36 @@ pub struct PacketSource {
     finished_bytes: u64,
     issues: Vec<CaptureIssue>,
     stats: CaptureStats,
+    clock: ClockWatch,
+}
+
+/// Follows the time of the packets handed out, for [`ClockStep`]s.
+#[derive(Default)]
+struct ClockWatch {
+    /// Time of the packet handed out last.
+    last: Option<Timestamp>,
+    /// The latest time handed out.
+    latest: Timestamp,
+    /// Steps the caller has not taken yet.
+    steps: Vec<ClockStep>,
+}
+
+impl ClockWatch {
+    fn watch(&mut self, ts: Timestamp, file: &Path, stats: &mut CaptureStats) {
+        const TOLERANCE_NANOS: i64 = CLOCK_STEP_TOLERANCE_SECS * 1_000_000_000;
+        let behind = |earlier: Timestamp| earlier.as_nanos().saturating_sub(ts.as_nanos()) > TOLERANCE_NANOS;
+        if let Some(last) = self.last.filter(|&last| behind(last)) {
+            stats.clock_steps_back = stats.clock_steps_back.saturating_add(1);
+            let back = u64::try_from(last.as_nanos().saturating_sub(ts.as_nanos())).unwrap_or(0);
+            stats.largest_step_back_nanos = stats.largest_step_back_nanos.max(back);
+            self.steps.push(ClockStep { file: file.to_path_buf(), from: last, to: ts });
+        }
+        if behind(self.latest) && self.last.is_some() {
+            stats.packets_behind = stats.packets_behind.saturating_add(1);
+        }
+        self.last = Some(ts);
+        self.latest = self.latest.max(ts);
+    }
 }
 
 struct CaptureFile {
@@ -86,6 +116,7 @@ impl PacketSource {
                 files: u64::try_from(paths.len()).unwrap_or(u64::MAX),
                 ..CaptureStats::default()
             },
+            clock: ClockWatch::default(),
         };
         match order {
             ReadOrder::AsGiven => {
@@ -104,14 +135,22 @@ impl PacketSource {
         self.open_due_files(next_of_current);
         let index = self.pick(next_of_current)?;
         self.current = Some(index);
-        let packet = self.files.get(index)?.reader.as_ref()?.packet()?;
+        let file = self.files.get(index)?;
+        let packet = file.reader.as_ref()?.packet()?;
         self.stats.count(&packet);
+        self.clock.watch(packet.ts, &file.path, &mut self.stats);
         Some(packet)
     }
 
     /// Damage found so far, in the order found.
     pub fn issues(&self) -> &[CaptureIssue] {
         &self.issues
+    }
+
+    /// The steps back of the capture's clock since the last call, in the order met. They wait
+    /// here until taken (one at most per packet): take them as reading goes.
+    pub fn take_clock_steps(&mut self) -> Vec<ClockStep> {
+        std::mem::take(&mut self.clock.steps)
     }
 
     pub fn stats(&self) -> &CaptureStats {

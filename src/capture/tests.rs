@@ -292,7 +292,7 @@ fn pcap_byte_orders_and_resolutions() {
         );
         assert_eq!(issues, []);
         let expected =
-            CaptureStats { files: 1, packets: 2, captured_bytes: 160, truncated_packets: 1 };
+            CaptureStats { files: 1, packets: 2, captured_bytes: 160, truncated_packets: 1, ..CaptureStats::default() };
         assert_eq!(stats, expected);
     }
 }
@@ -447,6 +447,40 @@ fn merge_by_time_is_stable_and_as_given_keeps_files_apart() {
 
     let (in_order, _, _) = read_all(&paths, ReadOrder::AsGiven);
     assert_eq!(in_order, [a_seen, b_seen, c_seen].concat());
+}
+
+#[test]
+fn steps_back_of_the_clock_are_reported_jitter_is_not() {
+    let dir = TempDir::new("clock");
+    // Within a file: back 0.5 s (jitter), then back 600 s, then back 2 s while still behind.
+    let (a, _) = tagged_pcap(0, &[1_000_000, 1_000_500, 1_000_000, 1_001_000, 401_000, 402_000, 400_000, 1_002_000]);
+    let a = dir.file("a.pcap", &a);
+    let mut source = PacketSource::open(std::slice::from_ref(&a), ReadOrder::MergeByTime).unwrap();
+    let mut steps = Vec::new();
+    while source.next_packet().is_some() {
+        steps.extend(source.take_clock_steps());
+    }
+    let at = |ms: i64| Timestamp::from_nanos(ms * 1_000_000);
+    assert_eq!(
+        steps,
+        [
+            ClockStep { file: a.clone(), from: at(1_001_000), to: at(401_000) },
+            ClockStep { file: a.clone(), from: at(402_000), to: at(400_000) },
+        ]
+    );
+    assert_eq!(steps[0].to_string(), format!("{}: timestamps step back 600.000 s, from 1001.000000000 to 401.000000000", a.display()));
+    assert!(source.take_clock_steps().is_empty(), "steps are taken once");
+    let stats = source.stats();
+    assert_eq!((stats.clock_steps_back, stats.largest_step_back_nanos, stats.packets_behind), (2, 600_000_000_000, 3));
+
+    // Files given out of order step back where the next one starts; merged by time, they do not.
+    let (late, _) = tagged_pcap(1, &[5000, 6000]);
+    let (early, _) = tagged_pcap(2, &[1000, 2000]);
+    let paths = [dir.file("late.pcap", &late), dir.file("early.pcap", &early)];
+    let (_, _, merged) = read_all(&paths, ReadOrder::MergeByTime);
+    assert_eq!((merged.clock_steps_back, merged.packets_behind), (0, 0));
+    let (_, _, as_given) = read_all(&paths, ReadOrder::AsGiven);
+    assert_eq!((as_given.clock_steps_back, as_given.largest_step_back_nanos, as_given.packets_behind), (1, 5_000_000_000, 2));
 }
 
 #[test]

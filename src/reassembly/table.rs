@@ -3,8 +3,11 @@
 //! A key (the unordered pair of endpoints) holds at most one connection: live, or closed and
 //! lingering a few seconds without buffers to absorb late ACKs and retransmissions. A SYN that
 //! cannot belong to the connection held (port reuse), a segment for a connection idle too long,
-//! or one after the linger, starts a new connection. Time is capture time: the latest timestamp
-//! seen, so a capture whose timestamps step back does not move it backwards.
+//! or one after the linger, starts a new connection. Whether a connection is idle or its linger
+//! over is judged on the segment's own time; sweeps go by the capture clock, the latest
+//! timestamp seen. So where a capture's timestamps step back (a clock set back, files
+//! concatenated), the connections after the step are followed as usual, sweeps wait until the
+//! clock is reached again, and nothing moves the clock backwards.
 //!
 //! A connection closed by FINs or a RST passes on all its bytes at once, but the handler's
 //! `close` waits for the end of the linger, so that the record counts the late segments as
@@ -152,7 +155,7 @@ impl<H: StreamHandler> ConnectionTable<H> {
         let idle_timeout = self.config.idle_timeout_secs;
         match self.entries.get_mut(&key) {
             Some(Entry::Live { ts_last, conn, .. })
-                if conn.accepts(seg) && !expired(ts_last.add_secs(idle_timeout), self.clock) =>
+                if conn.accepts(seg) && !expired(ts_last.add_secs(idle_timeout), seg.ts) =>
             {
                 let end = conn.segment(&mut self.handler, seg);
                 *ts_last = conn.ts_last();
@@ -165,7 +168,7 @@ impl<H: StreamHandler> ConnectionTable<H> {
                 server_isn,
                 closed,
                 ..
-            }) if !expired(*until, self.clock) && !starts_new_connection(seg, *server_isn) => {
+            }) if !expired(*until, seg.ts) && !starts_new_connection(seg, *server_isn) => {
                 closed.count_late(seg);
                 self.stats.late_segments += 1;
             }

@@ -764,6 +764,34 @@ fn zero_windows_are_counted_by_the_advertising_side() {
 }
 
 #[test]
+fn connections_after_the_clock_steps_back_are_followed_on_their_own_time() {
+    let config = ReassemblyConfig { idle_timeout_secs: 10, ..ReassemblyConfig::default() };
+    let other: Endpoint = (CLIENT.0, 50001);
+    // Another connection sets the clock at 100 s; then the capture steps back to 0 s, far more
+    // than the idle timeout, and a whole exchange follows there.
+    let mut segs = vec![seg_between(100_000, other, SERVER, 1, 0, "S", b"")];
+    segs.extend(handshake());
+    segs.extend([
+        c(3, C1, S1, "PA", b"request"),
+        s(4, S1, C1 + 7, "PA", b"response!"),
+        c(5, C1 + 7, S1 + 9, "FA", b""),
+        s(6, S1 + 9, C1 + 8, "FA", b""),
+        c(7, C1 + 8, S1 + 10, "A", b""),
+        // Idle on its own time: 20 s after the last segment, the key starts anew.
+        c(20_000, C1 + 9, S1 + 10, "PA", b"later"),
+    ]);
+    let (events, stats) = run_with(config, &segs);
+    let metas = opened(&events);
+    assert_eq!(metas.iter().map(|m| m.ts_start).collect::<Vec<_>>(), [ts(100_000), ts(0), ts(20_000)]);
+    let id = metas[1].conn_id;
+    assert_eq!(flow(&events, id), [data(id, TS, b"request"), data(id, TC, b"response!")]);
+    let exchange = records(&events).into_iter().find(|r| r.meta.conn_id == id).unwrap();
+    assert_eq!((exchange.start, exchange.end, exchange.ts_last), (ConnStart::Handshake, ConnEnd::Fin, ts(6)));
+    assert_eq!(exchange.to_server.packets, 5, "the last ACK counts as a late segment, as without the step");
+    assert_eq!((stats.connections, stats.midstream_connections, stats.late_segments), (3, 1, 1));
+}
+
+#[test]
 fn idle_connections_are_evicted() {
     let config = ReassemblyConfig {
         idle_timeout_secs: 10,

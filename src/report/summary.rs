@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::audit::{format_utc, AuditSummary};
-use crate::capture::{CaptureIssue, CaptureStats};
+use crate::capture::{CaptureIssue, CaptureStats, CLOCK_STEP_TOLERANCE_SECS};
 use crate::decode::DecodeStats;
 use crate::reassembly::ReassemblyStats;
 
@@ -62,6 +62,15 @@ impl IngestSummary {
         writeln!(out, "- files: {}", c.files)?;
         writeln!(out, "- packets: {} ({} captured bytes)", c.packets, c.captured_bytes)?;
         writeln!(out, "- packets cut by the snap length: {}", c.truncated_packets)?;
+        if c.clock_steps_back > 0 {
+            writeln!(
+                out,
+                "- clock steps back: {} (largest {:.3} s; {} packets came more than {CLOCK_STEP_TOLERANCE_SECS} s before a packet read earlier): connections and sessions are followed on each packet's own time, but the timeline across a step is the capture's, not the traffic's; see the `clock_step_back` anomalies",
+                c.clock_steps_back,
+                c.largest_step_back_nanos as f64 / 1e9,
+                c.packets_behind
+            )?;
+        }
         if self.capture_issues.is_empty() {
             writeln!(out, "- damage: none")?;
         } else {

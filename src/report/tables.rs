@@ -197,7 +197,7 @@ pub static TLS: TableSpec = TableSpec {
 const ANOMALY_COLUMNS: [ColumnSpec; 8] = concat(
     conn_keys!(),
     [
-        col("ts", F64, "When it was seen; damage to a capture file: its last packet before the damage", Some("ts")),
+        col("ts", F64, "When it was seen; damage to a capture file: its last packet before the damage; a step back of the capture's clock: the first packet after it", Some("ts")),
         col("kind", Str, "Stable snake_case name of the anomaly", Some("name")),
         col("detail", Str, "What exactly: sizes, offsets, the offending bytes (never a credential)", Some("addl")),
     ],

@@ -342,6 +342,7 @@ pub struct PcapFile {
     pub records: Vec<PcapRecord>,
     /// Offset of a last record whose data the file does not hold in full.
     pub truncated_record_at: Option<u64>,
+    little_endian: bool,
 }
 
 impl PcapFile {
@@ -365,14 +366,30 @@ impl PcapFile {
             let (caplen, orig_len) = (u32_at(offset + 8) as usize, u32_at(offset + 12));
             let end = offset + 16 + caplen;
             if end > bytes.len() {
-                return PcapFile { header, records, truncated_record_at: Some(offset as u64) };
+                return PcapFile { header, records, truncated_record_at: Some(offset as u64), little_endian };
             }
             let ts = f64::from(u32_at(offset)) + f64::from(u32_at(offset + 4)) / fraction_per_sec;
             records.push(PcapRecord { offset: offset as u64, ts, orig_len, bytes: bytes[offset..end].to_vec() });
             offset = end;
         }
         let truncated_record_at = (offset < bytes.len()).then_some(offset as u64);
-        PcapFile { header, records, truncated_record_at }
+        PcapFile { header, records, truncated_record_at, little_endian }
+    }
+
+    /// Copies of the records with their timestamps moved by `secs` seconds.
+    pub fn shifted_records(&self, secs: i64) -> Vec<PcapRecord> {
+        self.records
+            .iter()
+            .map(|record| {
+                let mut bytes = record.bytes.clone();
+                let raw: [u8; 4] = bytes[..4].try_into().unwrap();
+                let old = if self.little_endian { u32::from_le_bytes(raw) } else { u32::from_be_bytes(raw) };
+                let new = u32::try_from(i64::from(old) + secs).expect("a shift within pcap's seconds");
+                let raw = if self.little_endian { new.to_le_bytes() } else { new.to_be_bytes() };
+                bytes[..4].copy_from_slice(&raw);
+                PcapRecord { offset: record.offset, ts: record.ts + secs as f64, orig_len: record.orig_len, bytes }
+            })
+            .collect()
     }
 
     /// Writes the file header and the given records as a new pcap file.

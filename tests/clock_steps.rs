@@ -1,0 +1,77 @@
+//! A capture whose clock steps back: two real HAProxy lab captures in one file, the second moved
+//! an hour before the first (as when files are concatenated out of order, or the capturing
+//! host's clock is set back). Every connection and transaction on either side of the step is
+//! found as in the two captures analysed apart, and the step is reported, not hidden.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use affinity_audit::pipeline::analyze;
+use common::{fresh_dir, options, sample, PcapFile, Report, Row};
+
+/// What a transaction is, apart from its connection id and times (which the shift changes).
+fn transaction_keys(rows: &[Row]) -> BTreeMap<Vec<String>, usize> {
+    let mut keys = BTreeMap::new();
+    for row in rows {
+        let key = ["client_ip", "client_port", "server_port", "trans_depth", "method", "uri", "status", "server"]
+            .iter()
+            .map(|column| row[*column].clone())
+            .collect();
+        *keys.entry(key).or_default() += 1;
+    }
+    keys
+}
+
+fn analyzed(tag: &str, capture: PathBuf, threads: usize) -> Report {
+    let dir = fresh_dir(tag);
+    let mut opts = options(&[capture], &dir);
+    opts.threads = threads;
+    let summary = analyze(&opts).unwrap_or_else(|e| panic!("analyze: {e}"));
+    Report { dir, summary }
+}
+
+#[test]
+fn a_capture_stepping_back_an_hour_is_analysed_as_its_two_parts() {
+    let mut first = PcapFile::read(&sample("lab/roundrobin/capture.pcap"));
+    let second = PcapFile::read(&sample("lab/cookie-insert/capture.pcap"));
+    assert_eq!(first.header, second.header, "both lab captures come from tcpdump on lo");
+    let hour_before = second.records[0].ts - first.records[0].ts + 3600.0;
+    let moved = second.shifted_records(-(hour_before as i64));
+
+    let dir = fresh_dir("clock-steps-input");
+    let stepped = dir.join("stepped.pcap");
+    let records: Vec<_> = std::mem::take(&mut first.records).into_iter().chain(moved).collect();
+    first.write_part(&records, &stepped);
+
+    let parts = [
+        analyzed("clock-steps-first", sample("lab/roundrobin/capture.pcap"), 1),
+        analyzed("clock-steps-second", sample("lab/cookie-insert/capture.pcap"), 1),
+    ];
+    for threads in [1, 2] {
+        let whole = analyzed("clock-steps-whole", stepped.clone(), threads);
+        let capture = &whole.summary.capture;
+        assert_eq!(capture.clock_steps_back, 1);
+        assert_eq!(capture.packets_behind, second.records.len() as u64);
+        assert!(capture.largest_step_back_nanos > 3_600_000_000_000);
+
+        let anomalies = whole.table("anomalies");
+        let steps: Vec<&Row> = anomalies.iter().filter(|row| row["kind"] == "clock_step_back").collect();
+        assert_eq!(steps.len(), 1, "{anomalies:?}");
+        assert!(steps[0]["detail"].starts_with(&format!("{}: timestamps step back 36", stepped.display())), "{:?}", steps[0]);
+        let part_anomalies: usize = parts.iter().map(|part| part.table("anomalies").len()).sum();
+        assert_eq!(anomalies.len(), part_anomalies + 1, "no anomaly but the step itself: {anomalies:?}");
+
+        for table in ["connections", "transactions", "oa_pairs"] {
+            let apart: usize = parts.iter().map(|part| part.table(table).len()).sum();
+            assert_eq!(whole.table(table).len(), apart, "{table} rows, {threads} threads");
+        }
+        let mut apart = transaction_keys(&parts[0].table("transactions"));
+        for (key, count) in transaction_keys(&parts[1].table("transactions")) {
+            *apart.entry(key).or_default() += count;
+        }
+        assert_eq!(transaction_keys(&whole.table("transactions")), apart);
+        assert!(whole.summary.to_markdown().contains("- clock steps back: 1 (largest 36"));
+    }
+}
