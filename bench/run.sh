@@ -14,6 +14,9 @@
 #   BENCH_TSHARK_MAX_MB  run tshark on captures up to this size (default 1100: up to the 1 GiB
 #                   one; tshark needs a minute and 2 GB of memory per GB of capture; 0: never)
 #   BENCH_PROFILE   1 (default) | 0: perf profile of analyze on the smallest capture, by stage
+#   BENCH_LAB_MIX   size of the lab mix (default 100MiB; 0: none): the real HAProxy captures of
+#                   samples/lab/ played back to back (`affinity-lab replay`), a transaction-dense
+#                   mix like the 16 MB HAProxy capture of issue 7
 #
 # Every capture is read once before timing so that all tools read it from the page cache.
 set -euo pipefail
@@ -27,6 +30,7 @@ FORMAT=${BENCH_FORMAT:-pcap}
 REPEAT=${BENCH_REPEAT:-3}
 TSHARK_MAX_MB=${BENCH_TSHARK_MAX_MB:-1100}
 PROFILE=${BENCH_PROFILE:-1}
+LAB_MIX=${BENCH_LAB_MIX:-100MiB}
 if [ -n "${BENCH_SIZES:-}" ]; then
     read -r -a SIZES <<<"$BENCH_SIZES"
 elif [ "${BENCH_LARGE:-0}" = 1 ]; then
@@ -122,6 +126,18 @@ for size in "${SIZES[@]}"; do
     echo "| $(basename "$capture") | $(stat -c %s "$capture") | $wall | $cpu | $((rss / 1024)) | $(cut -d: -f2- "$stats.stdout") |"
     CAPTURES+=("$capture")
 done
+if [ "$LAB_MIX" != 0 ]; then
+    capture=$BENCH_DIR/lab-mix-$LAB_MIX.pcap
+    stats=$BENCH_DIR/.lab-mix-$LAB_MIX.stats
+    if [ ! -s "$capture" ] || [ ! -s "$stats.stdout" ] || [ "$LAB" -nt "$capture" ]; then
+        log "replaying the lab captures into $capture"
+        measure "$stats" "$stats.stdout" "$LAB" replay --out "$capture" --size "$LAB_MIX" \
+            --captures "$(printf '%s\n' "$REPO_DIR"/samples/lab/*/capture.pcap | paste -sd,)"
+    fi
+    read -r wall cpu rss <"$stats"
+    echo "| $(basename "$capture") | $(stat -c %s "$capture") | $wall | $cpu | $((rss / 1024)) | $(cut -d: -f2- "$stats.stdout") |"
+    CAPTURES+=("$capture")
+fi
 echo
 
 # --- analyze and tshark ----------------------------------------------------------------------

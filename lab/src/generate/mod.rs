@@ -26,6 +26,7 @@ mod outlook;
 mod owa;
 mod population;
 mod queue;
+pub mod replay;
 mod script;
 mod services;
 mod sim;
