@@ -56,7 +56,7 @@ impl IngestSummary {
         let c = &self.capture;
         writeln!(out, "# affinity-audit: summary\n")?;
         if let Some(audit) = &self.audit {
-            write_audit(out, audit)?;
+            write_audit(out, audit, &self.capture_limits())?;
         }
         writeln!(out, "## Capture\n")?;
         writeln!(out, "- files: {}", c.files)?;
@@ -129,11 +129,38 @@ impl IngestSummary {
     }
 }
 
+impl IngestSummary {
+    /// What the capture itself kept from view: cut packets, damage, a clock that steps back.
+    fn capture_limits(&self) -> Vec<String> {
+        let c = &self.capture;
+        let mut out = Vec::new();
+        if c.truncated_packets > 0 {
+            out.push(format!(
+                "{} packets were cut by the snap length: their payload past the cut is missing, and HTTP messages or TLS handshakes in it could not be read ({} gaps in streams). Capture whole packets (tcpdump -s 0).",
+                c.truncated_packets,
+                self.anomalies.get("content_gap").copied().unwrap_or(0)
+            ));
+        }
+        if !self.capture_issues.is_empty() {
+            out.push(format!("{} capture files are damaged: nothing after the damage was read (see Capture).", self.capture_issues.len()));
+        }
+        if c.clock_steps_back > 0 {
+            out.push(format!(
+                "The capture's timestamps step back {} times: times, moves and idleness across a step are the capture's, not the traffic's (see Capture).",
+                c.clock_steps_back
+            ));
+        }
+        out
+    }
+}
+
 fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
 }
 
-fn write_audit(out: &mut String, a: &AuditSummary) -> std::fmt::Result {
+/// The audit's part of the summary; `capture_limits` open its list of what the capture could
+/// not show.
+fn write_audit(out: &mut String, a: &AuditSummary, capture_limits: &[String]) -> std::fmt::Result {
     writeln!(out, "## Affinity audit\n")?;
     let sources: Vec<String> = a.server_sources.iter().map(|(source, n)| format!("{source} {n}")).collect();
     let sources = if sources.is_empty() { "nothing to identify".to_owned() } else { sources.join(", ") };
@@ -204,10 +231,10 @@ fn write_audit(out: &mut String, a: &AuditSummary) -> std::fmt::Result {
     }
 
     writeln!(out, "\n### What the capture could not show\n")?;
-    if a.limits.is_empty() {
+    if capture_limits.is_empty() && a.limits.is_empty() {
         writeln!(out, "nothing noted")?;
     }
-    for limit in &a.limits {
+    for limit in capture_limits.iter().chain(&a.limits) {
         writeln!(out, "- {limit}")?;
     }
     writeln!(out)

@@ -376,6 +376,21 @@ impl PcapFile {
         PcapFile { header, records, truncated_record_at, little_endian }
     }
 
+    /// Copies of the records cut to `snaplen` bytes of frame, as `tcpdump -s SNAPLEN` writes them.
+    pub fn snapped_records(&self, snaplen: usize) -> Vec<PcapRecord> {
+        self.records
+            .iter()
+            .map(|record| {
+                let kept = record.data().len().min(snaplen);
+                let mut bytes = record.bytes[..16 + kept].to_vec();
+                let caplen = u32::try_from(kept).expect("a frame's length fits pcap's field");
+                let raw = if self.little_endian { caplen.to_le_bytes() } else { caplen.to_be_bytes() };
+                bytes[8..12].copy_from_slice(&raw);
+                PcapRecord { offset: record.offset, ts: record.ts, orig_len: record.orig_len, bytes }
+            })
+            .collect()
+    }
+
     /// Copies of the records with their timestamps moved by `secs` seconds.
     pub fn shifted_records(&self, secs: i64) -> Vec<PcapRecord> {
         self.records

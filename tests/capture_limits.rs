@@ -1,7 +1,6 @@
-//! A capture whose clock steps back: two real HAProxy lab captures in one file, the second moved
-//! an hour before the first (as when files are concatenated out of order, or the capturing
-//! host's clock is set back). Every connection and transaction on either side of the step is
-//! found as in the two captures analysed apart, and the step is reported, not hidden.
+//! What a capture keeps from view, on real HAProxy lab captures: a clock that steps back, and
+//! packets cut by the snap length. The analysis does what it can and the summary says what it
+//! could not see.
 
 mod common;
 
@@ -72,6 +71,30 @@ fn a_capture_stepping_back_an_hour_is_analysed_as_its_two_parts() {
             *apart.entry(key).or_default() += count;
         }
         assert_eq!(transaction_keys(&whole.table("transactions")), apart);
-        assert!(whole.summary.to_markdown().contains("- clock steps back: 1 (largest 36"));
+        let summary = whole.summary.to_markdown();
+        assert!(summary.contains("- clock steps back: 1 (largest 36"), "{summary}");
+        assert!(summary.contains("\n- The capture's timestamps step back 1 times"), "{summary}");
     }
+}
+
+/// A lab capture cut to 96 bytes a packet (headers and the first bytes of payload), as some
+/// capture appliances cut.
+#[test]
+fn packets_cut_by_the_snap_length_are_named_among_what_the_capture_could_not_show() {
+    let capture = PcapFile::read(&sample("lab/roundrobin/capture.pcap"));
+    let dir = fresh_dir("snapped-input");
+    let snapped = dir.join("snapped.pcap");
+    let records = capture.snapped_records(96);
+    let cut = records.iter().filter(|record| (record.data().len() as u32) < record.orig_len).count();
+    assert!(cut > 100, "the sample has packets longer than 96 bytes");
+    capture.write_part(&records, &snapped);
+
+    let whole = analyzed("snapped", sample("lab/roundrobin/capture.pcap"), 1);
+    assert!(!whole.summary.to_markdown().contains("were cut by the snap length"));
+    let report = analyzed("snapped", snapped, 1);
+    assert_eq!(report.summary.capture.truncated_packets, cut as u64);
+    assert_eq!(report.table("connections").len(), whole.table("connections").len(), "connections are still seen whole");
+    let summary = report.summary.to_markdown();
+    let limits = summary.split("### What the capture could not show").nth(1).expect("the audit's limits");
+    assert!(limits.starts_with(&format!("\n\n- {cut} packets were cut by the snap length")), "{summary}");
 }
