@@ -1,14 +1,16 @@
 //! Server state over time, from what the capture shows of each server, and the explanation of
 //! moves by it.
 //!
-//! Every event is counted per server in one-second buckets ([`ServerLedger`]): user transactions
-//! (answered, pinned by a balancer cookie or TLS resumption, or free for the balancer to place),
-//! 5xx responses, refused and unanswered connection attempts, resets by the server, health
-//! probes and their failures, and clients the balancer re-placed away from a server (a request
-//! carrying the server's persistence cookie answered by another server). Failures are also
-//! counted in tenth-of-a-second buckets, since whether a failure came before or after a move
-//! decides whether it explains it. Memory: one bucket per server and second (failures: tenth of a
-//! second) with events, whatever the traffic.
+//! Every event is counted per server ([`ServerLedger`]): user transactions (answered, pinned by
+//! a balancer cookie or TLS resumption, or free for the balancer to place), 5xx responses,
+//! refused and unanswered connection attempts, resets by the server, health probes and their
+//! failures, and clients the balancer re-placed away from a server (a request carrying the
+//! server's persistence cookie answered by another server). Over time, only what the
+//! explanations below ask after the fact is kept: answered and unpinned requests per second, and
+//! the failures per tenth of a second, since whether a failure came before or after a move
+//! decides whether it explains it. Memory: 16 bytes per server and second with answers, whatever
+//! the traffic (about 0.2 MB per hour for four servers), and one bucket per tenth of a second
+//! with failures.
 //!
 //! At the end ([`HealthIndex`]) a move from server A at time t is explained, in this order:
 //! 1. failover: A shows failure evidence from `before` seconds before t to `after` seconds after
@@ -184,11 +186,78 @@ fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     }
 }
 
+/// Requests a server answered, summed over a range of seconds.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Answers {
+    answered: u64,
+    /// Of those, the ones the balancer was free to place (no balancer cookie, no resumption).
+    unpinned: u64,
+}
+
+impl AddAssign for Answers {
+    fn add_assign(&mut self, o: Answers) {
+        self.answered = self.answered.saturating_add(o.answered);
+        self.unpinned = self.unpinned.saturating_add(o.unpinned);
+    }
+}
+
+impl Sub for Answers {
+    type Output = Answers;
+
+    /// Difference of two running totals (later minus earlier).
+    fn sub(self, o: Answers) -> Answers {
+        Answers { answered: self.answered.saturating_sub(o.answered), unpinned: self.unpinned.saturating_sub(o.unpinned) }
+    }
+}
+
+/// [`Answers`] of one second, in the 8 bytes the ledger keeps per server and second (the counts
+/// saturate at 4 billion a second).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct SecondAnswers {
+    answered: u32,
+    unpinned: u32,
+}
+
+impl SecondAnswers {
+    fn add(&mut self, answered: u64, unpinned: u64) {
+        let narrow = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        self.answered = self.answered.saturating_add(narrow(answered));
+        self.unpinned = self.unpinned.saturating_add(narrow(unpinned));
+    }
+
+    fn widen(self) -> Answers {
+        Answers { answered: u64::from(self.answered), unpinned: u64::from(self.unpinned) }
+    }
+}
+
+/// A server's answers per second, in time order. Events come nearly in time order, so the
+/// second of an event is mostly the last one or near it.
+#[derive(Clone, Debug, Default)]
+struct AnswersBySecond(Vec<(i64, SecondAnswers)>);
+
+impl AnswersBySecond {
+    fn add(&mut self, second: i64, answered: u64, unpinned: u64) {
+        let at = match self.0.last() {
+            Some(&(last, _)) if last < second => self.0.len(),
+            _ => self.0.partition_point(|&(s, _)| s < second),
+        };
+        match self.0.get_mut(at) {
+            Some((s, answers)) if *s == second => answers.add(answered, unpinned),
+            _ => {
+                let mut answers = SecondAnswers::default();
+                answers.add(answered, unpinned);
+                self.0.insert(at, (second, answers));
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct Track {
-    buckets: BTreeMap<i64, Counters>,
+    answers: AnswersBySecond,
     /// The failure counters alone, by tenth of a second.
     failures: BTreeMap<i64, Counters>,
+    totals: Counters,
     marks: Marks,
 }
 
@@ -217,7 +286,10 @@ impl ServerLedger {
     /// Adds `delta` to `server`'s bucket at `ts`.
     pub fn record(&mut self, server: ServerId, ts: Timestamp, delta: Counters) {
         let track = self.servers.entry(server).or_default();
-        *track.buckets.entry(bucket(ts)).or_default() += delta;
+        track.totals += delta;
+        if delta.answered > 0 || delta.unpinned > 0 {
+            track.answers.add(bucket(ts), delta.answered, delta.unpinned);
+        }
         if delta.failures() > 0 {
             *track.failures.entry(fine_bucket(ts)).or_default() += delta.failures_only();
         }
@@ -236,17 +308,18 @@ impl ServerLedger {
     }
 }
 
-/// Running totals of one server, for range sums.
-#[derive(Clone, Debug, Default)]
-struct Cumulative(Vec<(i64, Counters)>);
+/// Running totals over buckets, for range sums.
+#[derive(Clone, Debug)]
+struct Cumulative<T>(Vec<(i64, T)>);
 
-impl Cumulative {
-    fn build(buckets: &BTreeMap<i64, Counters>) -> Self {
-        let mut total = Counters::default();
+impl<T: Copy + Default + AddAssign + Sub<Output = T>> Cumulative<T> {
+    /// From buckets in increasing order.
+    fn build(buckets: impl IntoIterator<Item = (i64, T)>) -> Self {
+        let mut total = T::default();
         Cumulative(
             buckets
-                .iter()
-                .map(|(&b, &c)| {
+                .into_iter()
+                .map(|(b, c)| {
                     total += c;
                     (b, total)
                 })
@@ -255,19 +328,31 @@ impl Cumulative {
     }
 
     /// Total of the buckets up to and including `b`.
-    fn through(&self, b: i64) -> Counters {
+    fn through(&self, b: i64) -> T {
         let n = self.0.partition_point(|&(k, _)| k <= b);
         n.checked_sub(1).and_then(|i| self.0.get(i)).map(|&(_, c)| c).unwrap_or_default()
     }
 
     /// Total of the buckets in `[from, to]`.
-    fn range(&self, from: i64, to: i64) -> Counters {
+    fn range(&self, from: i64, to: i64) -> T {
         self.through(to) - self.through(from.saturating_sub(1))
     }
+}
 
-    fn total(&self) -> Counters {
-        self.0.last().map(|&(_, c)| c).unwrap_or_default()
-    }
+/// Answers of several ledgers' tracks (aliases of one server, or all servers) merged into one
+/// series in time order.
+fn merged_answers<'t>(tracks: impl IntoIterator<Item = &'t AnswersBySecond>) -> Vec<(i64, Answers)> {
+    let mut merged: Vec<(i64, Answers)> =
+        tracks.into_iter().flat_map(|t| t.0.iter().map(|&(s, a)| (s, a.widen()))).collect();
+    merged.sort_by_key(|&(s, _)| s);
+    merged.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
+    merged
 }
 
 /// What the capture shows of one server over the whole capture.
@@ -308,11 +393,11 @@ impl Explanation {
     }
 }
 
-/// One server's running totals: per second, and failures per tenth of a second.
+/// One server's running totals: answers per second, and failures per tenth of a second.
 #[derive(Debug)]
 struct Totals {
-    coarse: Cumulative,
-    fine_failures: Cumulative,
+    answers: Cumulative<Answers>,
+    fine_failures: Cumulative<Counters>,
 }
 
 /// The ledger in final server identities, ready for questions.
@@ -320,34 +405,35 @@ struct Totals {
 pub struct HealthIndex {
     config: ExplainConfig,
     servers: HashMap<ServerId, (Totals, ServerHealth)>,
-    all: Cumulative,
+    all: Cumulative<Answers>,
 }
 
 impl HealthIndex {
     /// Merges the ledger's servers through `canonical` (VIPs, `None`, are dropped) and finds
     /// drains.
     pub fn build(ledger: &ServerLedger, canonical: impl Fn(ServerId) -> Option<ServerId>, config: ExplainConfig) -> Self {
-        let mut merged: HashMap<ServerId, Track> = HashMap::new();
-        let mut all_buckets: BTreeMap<i64, Counters> = BTreeMap::new();
+        // The raw tracks of each server (aliases merge), VIPs left out.
+        let mut tracks: HashMap<ServerId, Vec<&Track>> = HashMap::new();
         for (&raw, track) in &ledger.servers {
-            let Some(id) = canonical(raw) else { continue };
-            let target = merged.entry(id).or_default();
-            for (&b, &c) in &track.buckets {
-                *target.buckets.entry(b).or_default() += c;
-                *all_buckets.entry(b).or_default() += c;
+            if let Some(id) = canonical(raw) {
+                tracks.entry(id).or_default().push(track);
             }
-            for (&b, &c) in &track.failures {
-                *target.failures.entry(b).or_default() += c;
-            }
-            target.marks.merge(&track.marks);
         }
-        let all = Cumulative::build(&all_buckets);
-        let servers = merged
+        let all = Cumulative::build(merged_answers(tracks.values().flatten().map(|t| &t.answers)));
+        let servers = tracks
             .into_iter()
-            .map(|(id, track)| {
-                let totals = Totals { coarse: Cumulative::build(&track.buckets), fine_failures: Cumulative::build(&track.failures) };
-                let health = ServerHealth { totals: totals.coarse.total(), marks: track.marks, drained_from: None };
-                (id, (totals, health))
+            .map(|(id, raw)| {
+                let mut failures: BTreeMap<i64, Counters> = BTreeMap::new();
+                let mut health = ServerHealth::default();
+                for track in &raw {
+                    for (&b, &c) in &track.failures {
+                        *failures.entry(b).or_default() += c;
+                    }
+                    health.totals += track.totals;
+                    health.marks.merge(&track.marks);
+                }
+                let answers = Cumulative::build(merged_answers(raw.iter().map(|t| &t.answers)));
+                (id, (Totals { answers, fine_failures: Cumulative::build(failures) }, health))
             })
             .collect();
         let mut index = HealthIndex { config, servers, all };
@@ -373,9 +459,9 @@ impl HealthIndex {
         list
     }
 
-    /// Everything the other servers did in `[from, to]`.
-    fn others(&self, id: ServerId, from: i64, to: i64) -> Counters {
-        let own = self.servers.get(&id).map(|(t, _)| t.coarse.range(from, to)).unwrap_or_default();
+    /// What the other servers answered in `[from, to]`.
+    fn others(&self, id: ServerId, from: i64, to: i64) -> Answers {
+        let own = self.servers.get(&id).map(|(t, _)| t.answers.range(from, to)).unwrap_or_default();
         self.all.range(from, to) - own
     }
 
@@ -603,12 +689,32 @@ mod tests {
     }
 
     #[test]
-    fn range_sums() {
-        let mut buckets = BTreeMap::new();
-        for b in [2, 5, 9] {
-            buckets.insert(b, Counters { refused: b as u64, ..Counters::default() });
+    fn answers_stay_in_time_order_whatever_order_they_come_in() {
+        let mut track = AnswersBySecond::default();
+        for (second, answered, unpinned) in [(5, 1, 1), (7, 2, 0), (5, 3, 3), (2, 1, 0), (9, 1, 1), (6, 4, 4), (7, 1, 1)] {
+            track.add(second, answered, unpinned);
         }
-        let c = Cumulative::build(&buckets);
+        let widened: Vec<(i64, Answers)> = track.0.iter().map(|&(s, a)| (s, a.widen())).collect();
+        let answers = |answered, unpinned| Answers { answered, unpinned };
+        assert_eq!(widened, [(2, answers(1, 0)), (5, answers(4, 4)), (6, answers(4, 4)), (7, answers(3, 1)), (9, answers(1, 1))]);
+
+        let mut other = AnswersBySecond::default();
+        other.add(6, 10, 0);
+        other.add(8, 1, 1);
+        other.add(1, u64::MAX, 1);
+        let merged = merged_answers([&track, &other]);
+        assert_eq!(
+            merged,
+            [(1, answers(u64::from(u32::MAX), 1)), (2, answers(1, 0)), (5, answers(4, 4)), (6, answers(14, 4)), (7, answers(3, 1)), (8, answers(1, 1)), (9, answers(1, 1))]
+        );
+        let sums = Cumulative::build(merged);
+        assert_eq!(sums.range(6, i64::MAX), answers(19, 7));
+    }
+
+    #[test]
+    fn range_sums() {
+        let buckets = [2, 5, 9].map(|b| (b, Counters { refused: b as u64, ..Counters::default() }));
+        let c = Cumulative::build(buckets);
         assert_eq!(c.range(0, 1).refused, 0);
         assert_eq!(c.range(2, 5).refused, 7);
         assert_eq!(c.range(3, 9).refused, 14);
