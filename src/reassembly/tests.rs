@@ -136,6 +136,20 @@ fn handshake() -> Vec<TcpSegment<'static>> {
     ]
 }
 
+/// The handshake, a request and its response, FINs both ways (the client's first) and the
+/// last ACK, 0 to 7 ms.
+fn closed_exchange() -> Vec<TcpSegment<'static>> {
+    let mut segs = handshake();
+    segs.extend([
+        c(3, C1, S1, "PA", b"request"),
+        s(4, S1, C1 + 7, "PA", b"response!"),
+        c(5, C1 + 7, S1 + 9, "FA", b""),
+        s(6, S1 + 9, C1 + 8, "FA", b""),
+        c(7, C1 + 8, S1 + 10, "A", b""),
+    ]);
+    segs
+}
+
 fn run_with(config: ReassemblyConfig, segs: &[TcpSegment<'_>]) -> (Vec<Event>, ReassemblyStats) {
     let mut table = ConnectionTable::new(config, Recording::default());
     for seg in segs {
@@ -205,15 +219,7 @@ fn meta(ms: i64, client: Endpoint, server: Endpoint) -> ConnMeta {
 
 #[test]
 fn in_order_exchange_with_fin_both_ways() {
-    let mut segs = handshake();
-    segs.extend([
-        c(3, C1, S1, "PA", b"request"),
-        s(4, S1, C1 + 7, "PA", b"response!"),
-        c(5, C1 + 7, S1 + 9, "FA", b""),
-        s(6, S1 + 9, C1 + 8, "FA", b""),
-        c(7, C1 + 8, S1 + 10, "A", b""),
-    ]);
-    let (events, stats) = run(&segs);
+    let (events, stats) = run(&closed_exchange());
     let (id, record) = single(&events);
     let expected_meta = meta(0, CLIENT, SERVER);
     assert_eq!(events[0], Event::Open(expected_meta.clone()));
@@ -770,16 +776,9 @@ fn connections_after_the_clock_steps_back_are_followed_on_their_own_time() {
     // Another connection sets the clock at 100 s; then the capture steps back to 0 s, far more
     // than the idle timeout, and a whole exchange follows there.
     let mut segs = vec![seg_between(100_000, other, SERVER, 1, 0, "S", b"")];
-    segs.extend(handshake());
-    segs.extend([
-        c(3, C1, S1, "PA", b"request"),
-        s(4, S1, C1 + 7, "PA", b"response!"),
-        c(5, C1 + 7, S1 + 9, "FA", b""),
-        s(6, S1 + 9, C1 + 8, "FA", b""),
-        c(7, C1 + 8, S1 + 10, "A", b""),
-        // Idle on its own time: 20 s after the last segment, the key starts anew.
-        c(20_000, C1 + 9, S1 + 10, "PA", b"later"),
-    ]);
+    segs.extend(closed_exchange());
+    // Idle on its own time: 20 s after the last segment, the key starts anew.
+    segs.push(c(20_000, C1 + 9, S1 + 10, "PA", b"later"));
     let (events, stats) = run_with(config, &segs);
     let metas = opened(&events);
     assert_eq!(metas.iter().map(|m| m.ts_start).collect::<Vec<_>>(), [ts(100_000), ts(0), ts(20_000)]);
