@@ -113,3 +113,33 @@ fn a_generated_exchange_capture_gives_the_same_report_with_any_number_of_threads
     };
     assert!(session_rows(&ending) > session_rows(&whole), "sessions ended idle and began anew");
 }
+
+/// Real HAProxy traffic round after round: three copies of a lab capture back to back
+/// (`affinity-lab replay`) give three times its connections and transactions, no anomaly (each
+/// round reuses the ports of the one before: new connections, not retransmissions), and the
+/// same bytes with any number of threads.
+#[test]
+fn a_replayed_lab_capture_is_its_rounds_with_any_number_of_threads() {
+    let original = sample("lab/roundrobin/capture.pcap");
+    let once = common::analyze_captures("replay-once", std::slice::from_ref(&original));
+    let dir = fresh_dir("replay");
+    let capture = dir.join("rounds.pcap");
+    // The replay writes each record as it was, after the 24-byte file header.
+    let len = std::fs::metadata(&original).expect("the sample's size").len();
+    let status = Command::new(lab_generator())
+        .args(["replay", "--out"])
+        .arg(&capture)
+        .args(["--size", &(24 + 3 * (len - 24)).to_string(), "--captures"])
+        .arg(&original)
+        .status()
+        .expect("run affinity-lab replay");
+    assert!(status.success(), "affinity-lab replay: {status}");
+    assert_same_reports("replay", std::slice::from_ref(&capture), |_| {});
+
+    let rounds = common::analyze_captures("replay-rounds", &[capture]);
+    for table in ["connections", "transactions", "oa_pairs"] {
+        assert_eq!(rounds.table(table).len(), 3 * once.table(table).len(), "{table}");
+    }
+    assert_eq!(rounds.table("anomalies").len(), 0);
+    assert_eq!(rounds.summary.capture.clock_steps_back, 0);
+}
