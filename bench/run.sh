@@ -13,7 +13,8 @@
 #   BENCH_REPEAT    analyze runs per capture, the fastest is kept (default 3)
 #   BENCH_TSHARK_MAX_MB  run tshark on captures up to this size (default 1100: up to the 1 GiB
 #                   one; tshark needs a minute and 2 GB of memory per GB of capture; 0: never)
-#   BENCH_PROFILE   1 (default) | 0: perf profile of analyze on the smallest capture, by stage
+#   BENCH_PROFILE   1 (default) | 0: perf profile of analyze, by stage, on the smallest generated
+#                   capture and on the lab mix
 #   BENCH_LAB_MIX   size of the lab mix (default 100MiB; 0: none): the real HAProxy captures of
 #                   samples/lab/ played back to back (`affinity-lab replay`), a transaction-dense
 #                   mix like the 16 MB HAProxy capture of issue 7
@@ -202,23 +203,28 @@ echo
 
 # --- where the time goes ---------------------------------------------------------------------
 
+# The smallest generated capture, and the lab mix if there is one (the other kind of traffic).
+PROFILED=("${CAPTURES[0]}")
+[ "$LAB_MIX" != 0 ] && PROFILED+=("${CAPTURES[${#CAPTURES[@]}-1]}")
 if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
-    capture=${CAPTURES[0]}
-    data=$BENCH_DIR/perf-$(basename "${capture%.*}").data
-    log "perf profile of analyze on $(basename "$capture")"
-    # cpu-clock: virtual machines often have no hardware counters. DWARF call graphs, so that
-    # inlined stage code is still named.
-    perf record -q -e cpu-clock -F 4999 --call-graph dwarf,32768 -o "$data" \
-        "$AUDIT" analyze "$capture" --out "$BENCH_DIR/report-profile" --quiet --progress never >/dev/null 2>&1
-    echo "## Where analyze spends its time ($(basename "$capture"))"
-    echo
-    # With all cores (the default): one column per thread shows where each thread's time goes.
-    perf script -i "$data" -F comm,tid,period,ip,sym 2>/dev/null | python3 "$REPO_DIR/bench/perf-stages.py" --threads
-    echo
-    echo "Top functions by self time:"
-    echo
-    echo '```'
-    perf report -i "$data" --no-children --sort symbol -g none --percent-limit 1 --stdio 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | sed 's/[[:space:]-]*$//' | head -n 30
-    echo '```'
+    for capture in "${PROFILED[@]}"; do
+        data=$BENCH_DIR/perf-$(basename "${capture%.*}").data
+        log "perf profile of analyze on $(basename "$capture")"
+        # cpu-clock: virtual machines often have no hardware counters. DWARF call graphs, so
+        # that inlined stage code is still named.
+        perf record -q -e cpu-clock -F 4999 --call-graph dwarf,32768 -o "$data" \
+            "$AUDIT" analyze "$capture" --out "$BENCH_DIR/report-profile" --quiet --progress never >/dev/null 2>&1
+        echo "## Where analyze spends its time ($(basename "$capture"))"
+        echo
+        # With all cores (the default): one column per thread shows where each thread's time goes.
+        perf script -i "$data" -F comm,tid,period,ip,sym 2>/dev/null | python3 "$REPO_DIR/bench/perf-stages.py" --threads
+        echo
+        echo "Top functions by self time:"
+        echo
+        echo '```'
+        perf report -i "$data" --no-children --sort symbol -g none --percent-limit 1 --stdio 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | sed 's/[[:space:]-]*$//' | head -n 30
+        echo '```'
+        echo
+    done
 fi
