@@ -130,10 +130,12 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     Ok(summary)
 }
 
-/// An anomaly for each step back of the capture's clock since the last call.
+/// An anomaly for each step back of the capture's clock since the last call, and the step for
+/// the audit's clocks (the connection table follows steps by itself).
 fn record_clock_steps(source: &mut PacketSource, dissector: &mut Dissector) {
     for step in source.take_clock_steps() {
         dissector.record(None, Anomaly::new(step.to, "clock_step_back", step.to_string()));
+        dissector.handoff.send(Event::ClockStep(step.to));
     }
 }
 

@@ -311,6 +311,14 @@ impl Auditor {
         self.retire_idle_sessions(now, sink)
     }
 
+    /// The capture's clock stepped back to `to` (see [`Stitcher::step_back`]); idle sessions are
+    /// looked for anew from there.
+    pub fn clock_stepped_back<S: AuditSink>(&mut self, to: Timestamp, sink: &mut S) -> Result<(), S::Error> {
+        self.stitcher.step_back(to, &mut self.released);
+        self.next_retirement = None;
+        self.release(sink)
+    }
+
     /// Judges and writes the sessions idle for the idle limit, every sixteenth of it.
     fn retire_idle_sessions<S: AuditSink>(&mut self, now: Timestamp, sink: &mut S) -> Result<(), S::Error> {
         let limit = self.session_idle_limit_secs;

@@ -183,6 +183,20 @@ impl Stitcher {
         }
     }
 
+    /// The capture's clock stepped back to `to` (a clock set back, files concatenated, a garbage
+    /// time far ahead): when by more than the window, the clock follows, and what waits is due
+    /// a window after `to` at the latest, so that it does not wait for the clock to come back.
+    pub fn step_back(&mut self, to: Timestamp, out: &mut Vec<Released>) {
+        if to.as_nanos().saturating_add(self.window_nanos) < self.clock.as_nanos() {
+            self.clock = to;
+            let latest = Timestamp::from_nanos(to.as_nanos().saturating_add(self.window_nanos));
+            for slot in &mut self.slots {
+                slot.deadline = slot.deadline.min(latest);
+            }
+        }
+        self.advance(to, out);
+    }
+
     /// Moves the clock to `now` and releases what waited its window.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Released>) {
         self.clock = self.clock.max(now);
@@ -537,6 +551,28 @@ mod tests {
             Released::Pair { .. } => String::new(),
         }).collect();
         assert_eq!(clients, vec!["192.0.2.7", "192.0.2.8"]);
+    }
+
+    #[test]
+    fn after_a_step_back_held_items_wait_a_window_at_most() {
+        let mut s = Stitcher::new(1.0);
+        let mut out = Vec::new();
+        // A garbage time far ahead set the clock; an item came while the clock was there.
+        s.advance(at(1_000_000_000), &mut out);
+        s.push(tx_item(meta("192.0.2.7:40000", "10.0.0.100:80", 0), 10, Some(20), &[]), &mut out);
+        // A step back within the window changes nothing.
+        s.step_back(at(999_999_500), &mut out);
+        s.advance(at(1_000), &mut out);
+        assert!(out.is_empty());
+        // One beyond it takes the clock back: the item leaves a window after the step.
+        s.step_back(at(100), &mut out);
+        s.push(tx_item(meta("192.0.2.8:40000", "10.0.0.100:80", 0), 150, Some(160), &[]), &mut out);
+        s.advance(at(1_099), &mut out);
+        assert!(out.is_empty());
+        s.advance(at(1_100), &mut out);
+        assert_eq!(out.len(), 1);
+        s.advance(at(1_160), &mut out);
+        assert_eq!(out.len(), 2, "the item after the step waits its own window, from the clock it found");
     }
 
     fn tls_item(meta: ConnMeta, random: Option<&str>) -> Item {

@@ -40,6 +40,8 @@ const BATCHES_IN_FLIGHT: usize = 4;
 pub enum Event {
     /// The capture clock moved (stream data arrived at this time).
     Advance(Timestamp),
+    /// The capture's timestamps stepped back to this time.
+    ClockStep(Timestamp),
     /// An anomaly, of a connection or of the capture itself.
     Anomaly(Box<(Option<ConnMeta>, Anomaly)>),
     /// An HTTP transaction.
@@ -97,6 +99,7 @@ impl Recorder {
     pub fn apply(&mut self, event: Event) -> Result<(), TableError> {
         match event {
             Event::Advance(ts) => self.auditor.advance(ts, &mut self.tables),
+            Event::ClockStep(to) => self.auditor.clock_stepped_back(to, &mut self.tables),
             Event::Anomaly(anomaly) => self.anomaly(anomaly.0.as_ref(), &anomaly.1),
             Event::Transaction(tx) => {
                 let (meta, tx) = *tx;

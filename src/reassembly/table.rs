@@ -5,9 +5,13 @@
 //! cannot belong to the connection held (port reuse), a segment for a connection idle too long,
 //! or one after the linger, starts a new connection. Whether a connection is idle or its linger
 //! over is judged on the segment's own time; sweeps go by the capture clock, the latest
-//! timestamp seen. So where a capture's timestamps step back (a clock set back, files
-//! concatenated), the connections after the step are followed as usual, sweeps wait until the
-//! clock is reached again, and nothing moves the clock backwards.
+//! timestamp seen. Where a capture's timestamps step back (a clock set back, files
+//! concatenated, one packet with a garbage time far ahead), the connections after the step are
+//! followed as usual; a step back of less than the idle timeout leaves the clock where it was
+//! (sweeps wait a little), a longer one takes the clock back with it, so that sweeps go on: a
+//! connection whose last segment lies ahead of the clock then waits for the clock to pass it.
+//! A leap ahead longer than the idle timeout sweeps only once the next segment confirms it, so
+//! a single garbage time far ahead does not end every live connection.
 //!
 //! A connection closed by FINs or a RST passes on all its bytes at once, but the handler's
 //! `close` waits for the end of the linger, so that the record counts the late segments as
@@ -32,6 +36,9 @@ use crate::decode::TcpSegment;
 use crate::timestamp::Timestamp;
 
 const SWEEP_INTERVAL_SECS: i64 = 1;
+
+/// The clock before the first segment.
+const NO_TIME_YET: Timestamp = Timestamp::from_nanos(i64::MIN);
 
 /// The unordered pair of endpoints, lower first.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -132,6 +139,8 @@ pub struct ConnectionTable<H: StreamHandler> {
     live: u64,
     clock: Timestamp,
     next_sweep: Timestamp,
+    /// The clock leapt ahead by more than the idle timeout with the last segment, unconfirmed.
+    leapt: bool,
 }
 
 impl<H: StreamHandler> ConnectionTable<H> {
@@ -143,8 +152,9 @@ impl<H: StreamHandler> ConnectionTable<H> {
             entries: Entries::default(),
             next_serial: 0,
             live: 0,
-            clock: Timestamp::from_nanos(i64::MIN),
-            next_sweep: Timestamp::from_nanos(i64::MIN),
+            clock: NO_TIME_YET,
+            next_sweep: NO_TIME_YET,
+            leapt: false,
         }
     }
 
@@ -188,6 +198,10 @@ impl<H: StreamHandler> ConnectionTable<H> {
     /// with gaps for the holes, closes the lingering ones, and returns the handler and the
     /// statistics.
     pub fn finish(mut self) -> (H, ReassemblyStats) {
+        if self.leapt {
+            // The capture ends on a leap ahead: its last time is taken as it is.
+            self.sweep();
+        }
         let mut entries = std::mem::take(&mut self.entries).into_values();
         entries.sort_unstable_by_key(Entry::serial);
         for entry in entries {
@@ -196,7 +210,19 @@ impl<H: StreamHandler> ConnectionTable<H> {
         (self.handler, self.stats)
     }
 
+    /// Moves the clock to `ts`, following steps back and confirming leaps ahead (see the module
+    /// documentation), and sweeps when a sweep is due.
     fn advance_clock(&mut self, ts: Timestamp) {
+        let idle_timeout = self.config.idle_timeout_secs;
+        let leapt = std::mem::take(&mut self.leapt);
+        if ts.add_secs(idle_timeout) < self.clock {
+            self.clock = ts;
+            self.next_sweep = ts.add_secs(SWEEP_INTERVAL_SECS);
+        } else if !leapt && self.clock != NO_TIME_YET && ts > self.clock.add_secs(idle_timeout) {
+            self.clock = ts;
+            self.leapt = true;
+            return;
+        }
         self.clock = self.clock.max(ts);
         if self.clock >= self.next_sweep {
             self.sweep();

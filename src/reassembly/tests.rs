@@ -791,6 +791,32 @@ fn connections_after_the_clock_steps_back_are_followed_on_their_own_time() {
 }
 
 #[test]
+fn a_garbage_time_far_ahead_does_not_stop_the_sweeps() {
+    let config = ReassemblyConfig { idle_timeout_secs: 10, ..ReassemblyConfig::default() };
+    let (ahead, later): (Endpoint, Endpoint) = ((CLIENT.0, 50001), (CLIENT.0, 50002));
+    let segs = [
+        c(0, C_ISN, 0, "S", b""),
+        // One packet dated 35 days ahead (a damaged record), then the capture goes on.
+        seg_between(3_000_000_000, ahead, SERVER, 1, 0, "S", b""),
+        seg_between(1_000, later, SERVER, 1, 0, "S", b""),
+        // 29 s later (idle on its own time: the key starts anew), confirmed by the next segment.
+        seg_between(30_000, later, SERVER, 2, 0, "A", b""),
+        seg_between(30_001, later, SERVER, 2, 0, "A", b""),
+    ];
+    let mut table = ConnectionTable::new(config, Recording::default());
+    for seg in &segs {
+        table.segment(seg);
+    }
+    // The garbage time ended no connection; the first, idle since 0 s, was swept at 30 s as
+    // without it; the one of the garbage time waits for the clock to pass it (here: the end).
+    let recs = records(&table.handler_mut().events);
+    assert_eq!(recs.iter().map(|r| (r.meta.ts_start, r.end)).collect::<Vec<_>>(), [(ts(1_000), ConnEnd::Idle), (ts(0), ConnEnd::Idle)]);
+    let (recording, _) = table.finish();
+    let ends: Vec<(Timestamp, ConnEnd)> = records(&recording.events).iter().map(|r| (r.meta.ts_start, r.end)).collect();
+    assert_eq!(ends[2..], [(ts(3_000_000_000), ConnEnd::Open), (ts(30_000), ConnEnd::Open)]);
+}
+
+#[test]
 fn idle_connections_are_evicted() {
     let config = ReassemblyConfig {
         idle_timeout_secs: 10,

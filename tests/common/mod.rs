@@ -393,18 +393,18 @@ impl PcapFile {
 
     /// Copies of the records with their timestamps moved by `secs` seconds.
     pub fn shifted_records(&self, secs: i64) -> Vec<PcapRecord> {
-        self.records
-            .iter()
-            .map(|record| {
-                let mut bytes = record.bytes.clone();
-                let raw: [u8; 4] = bytes[..4].try_into().unwrap();
-                let old = if self.little_endian { u32::from_le_bytes(raw) } else { u32::from_be_bytes(raw) };
-                let new = u32::try_from(i64::from(old) + secs).expect("a shift within pcap's seconds");
-                let raw = if self.little_endian { new.to_le_bytes() } else { new.to_be_bytes() };
-                bytes[..4].copy_from_slice(&raw);
-                PcapRecord { offset: record.offset, ts: record.ts + secs as f64, orig_len: record.orig_len, bytes }
-            })
-            .collect()
+        self.records.iter().map(|record| self.shifted(record, secs)).collect()
+    }
+
+    /// A copy of `record` with its timestamp moved by `secs` seconds.
+    pub fn shifted(&self, record: &PcapRecord, secs: i64) -> PcapRecord {
+        let mut bytes = record.bytes.clone();
+        let raw: [u8; 4] = bytes[..4].try_into().unwrap();
+        let old = if self.little_endian { u32::from_le_bytes(raw) } else { u32::from_be_bytes(raw) };
+        let new = u32::try_from(i64::from(old) + secs).expect("a shift within pcap's seconds");
+        let raw = if self.little_endian { new.to_le_bytes() } else { new.to_be_bytes() };
+        bytes[..4].copy_from_slice(&raw);
+        PcapRecord { offset: record.offset, ts: record.ts + secs as f64, orig_len: record.orig_len, bytes }
     }
 
     /// Writes the file header and the given records as a new pcap file.
