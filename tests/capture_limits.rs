@@ -101,9 +101,9 @@ fn packets_cut_by_the_snap_length_are_named_among_what_the_capture_could_not_sho
 
 /// One packet of a lab capture (both sides of the balancer) dated 35 days ahead, as a damaged
 /// record may be: reported as a step back, and the rest is analysed nearly as before; the
-/// clocks follow the capture back, so nothing waits for the far time to come (the connection
-/// table sweeps on, the stitcher releases what it holds: memory stays where it was, 50 MB for a
-/// 300 MiB lab replay, where it grew to 87 MB when the clocks stayed ahead).
+/// clocks wait for a leap ahead to be confirmed and follow the capture back, so the far time
+/// neither ends what is live nor makes anything wait for it (memory stays where it was: 50 MB
+/// for a 300 MiB lab replay, where it grew to 87 MB when the clocks stayed ahead).
 #[test]
 fn one_garbage_time_far_ahead_changes_the_analysis_of_its_packet_only() {
     let original = sample("lab/roundrobin/capture.pcap");
@@ -122,9 +122,8 @@ fn one_garbage_time_far_ahead_changes_the_analysis_of_its_packet_only() {
         assert_eq!(report.summary.capture.clock_steps_back, 1);
         let audit = report.summary.audit.as_ref().expect("an audit");
         let clean_audit = clean.summary.audit.as_ref().expect("an audit");
-        // The packet's own transaction, and the few the stitcher held when the far time reached
-        // it: those leave at once, unpaired (nothing tells a far time from a gap in traffic).
-        let near = |a: u64, b: u64| a.abs_diff(b) <= 5;
+        // The packet's own connection and transaction may differ.
+        let near = |a: u64, b: u64| a.abs_diff(b) <= 1;
         assert!(near(audit.stitch.http_pairs, clean_audit.stitch.http_pairs), "{} pairs, {} clean", audit.stitch.http_pairs, clean_audit.stitch.http_pairs);
         for table in ["connections", "transactions", "oa_pairs", "sessions"] {
             let (rows, clean_rows) = (report.table(table).len() as u64, clean.table(table).len() as u64);

@@ -308,7 +308,7 @@ impl Auditor {
     pub fn advance<S: AuditSink>(&mut self, now: Timestamp, sink: &mut S) -> Result<(), S::Error> {
         self.stitcher.advance(now, &mut self.released);
         self.release(sink)?;
-        self.retire_idle_sessions(now, sink)
+        self.retire_idle_sessions(self.stitcher.clock(), sink)
     }
 
     /// The capture's clock stepped back to `to` (see [`Stitcher::step_back`]); idle sessions are

@@ -26,6 +26,12 @@
 //! A stitched front endpoint is a VIP and a stitched back client address is the balancer's own
 //! (its SNAT address); both are remembered ([`Stitcher::is_vip`], [`Stitcher::is_proxy`]).
 //! Memory: the items of one window, at most [`MAX_HELD`] (beyond, the oldest leave early).
+//!
+//! The stitcher keeps the audit's capture clock: the latest time its items and the stream data
+//! showed. A time more than [`LEAP_SECS`] ahead of it waits for a later time near it to confirm
+//! it (a capture resuming after a silence) and is forgotten at the next step back of the
+//! capture's clock (one damaged record dated far ahead), so that such a record neither releases
+//! every held item at once nor stops their release.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -105,10 +111,19 @@ struct Slot {
     item: Option<Item>,
 }
 
+/// How far ahead of the clock a time may be and still move it at once (see the module
+/// documentation).
+pub const LEAP_SECS: i64 = 60;
+
+/// The clock before the first time.
+const NO_TIME_YET: Timestamp = Timestamp::from_nanos(i64::MIN);
+
 /// Holds items for the window and pairs them.
 pub struct Stitcher {
     window_nanos: i64,
     clock: Timestamp,
+    /// A time more than [`LEAP_SECS`] ahead of the clock, not yet confirmed.
+    leap: Option<Timestamp>,
     slots: VecDeque<Slot>,
     /// Sequence number of `slots[0]`.
     first_seq: u64,
@@ -123,7 +138,8 @@ impl Stitcher {
         let window_nanos = (window_secs.max(0.0) * 1e9).min(i64::MAX as f64) as i64;
         Stitcher {
             window_nanos,
-            clock: Timestamp::default(),
+            clock: NO_TIME_YET,
+            leap: None,
             slots: VecDeque::new(),
             first_seq: 0,
             by_signature: HashMap::new(),
@@ -176,7 +192,9 @@ impl Stitcher {
                 return;
             }
         }
-        let deadline = Timestamp::from_nanos(self.clock.as_nanos().saturating_add(self.window_nanos));
+        // An item ahead of the clock (a leap not yet confirmed) waits its window from its own time.
+        let held_from = self.clock.max(item.ts());
+        let deadline = Timestamp::from_nanos(held_from.as_nanos().saturating_add(self.window_nanos));
         self.slots.push_back(Slot { deadline, key, item: Some(item) });
         while self.slots.len() > MAX_HELD {
             self.pop_front(out);
@@ -187,6 +205,7 @@ impl Stitcher {
     /// time far ahead): when by more than the window, the clock follows, and what waits is due
     /// a window after `to` at the latest, so that it does not wait for the clock to come back.
     pub fn step_back(&mut self, to: Timestamp, out: &mut Vec<Released>) {
+        self.leap = None;
         if to.as_nanos().saturating_add(self.window_nanos) < self.clock.as_nanos() {
             self.clock = to;
             let latest = Timestamp::from_nanos(to.as_nanos().saturating_add(self.window_nanos));
@@ -197,8 +216,20 @@ impl Stitcher {
         self.advance(to, out);
     }
 
+    /// The capture clock: the latest time seen, leaps ahead once confirmed.
+    pub fn clock(&self) -> Timestamp {
+        self.clock
+    }
+
     /// Moves the clock to `now` and releases what waited its window.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<Released>) {
+        if let Some(leap) = self.leap.filter(|&leap| now >= leap.add_secs(-LEAP_SECS)) {
+            self.leap = None;
+            self.clock = self.clock.max(leap);
+        } else if self.clock != NO_TIME_YET && now > self.clock.add_secs(LEAP_SECS) {
+            self.leap = Some(self.leap.map_or(now, |leap| leap.min(now)));
+            return;
+        }
         self.clock = self.clock.max(now);
         while self.slots.front().is_some_and(|s| s.deadline <= self.clock || s.item.is_none()) {
             self.pop_front(out);
@@ -573,6 +604,29 @@ mod tests {
         assert_eq!(out.len(), 1);
         s.advance(at(1_160), &mut out);
         assert_eq!(out.len(), 2, "the item after the step waits its own window, from the clock it found");
+    }
+
+    #[test]
+    fn a_leap_ahead_waits_for_a_time_near_it() {
+        let mut s = Stitcher::new(1.0);
+        let mut out = Vec::new();
+        s.push(tx_item(meta("192.0.2.7:40000", "10.0.0.100:80", 0), 10, Some(20), &[]), &mut out);
+        // One garbage time 70 years ahead: the clock does not move, nothing leaves.
+        s.advance(at(2_200_000_000_000), &mut out);
+        assert_eq!((s.clock(), out.len()), (at(20), 0));
+        // Times as before go on as before, and the step back forgets the leap.
+        s.advance(at(1_020), &mut out);
+        assert_eq!((s.clock(), out.len()), (at(1_020), 1));
+        s.step_back(at(1_030), &mut out);
+        s.advance(at(2_200_000_000_001), &mut out);
+        assert_eq!(s.clock(), at(1_030), "a leap again, unconfirmed");
+        // A capture resuming after two minutes of silence: the next time near it confirms it.
+        let mut s = Stitcher::new(1.0);
+        s.advance(at(1_000), &mut out);
+        s.advance(at(121_000), &mut out);
+        assert_eq!(s.clock(), at(1_000));
+        s.advance(at(121_000), &mut out);
+        assert_eq!(s.clock(), at(121_000));
     }
 
     fn tls_item(meta: ConnMeta, random: Option<&str>) -> Item {
