@@ -209,6 +209,9 @@ fn a_truncated_capture_is_read_up_to_the_cut_with_a_warning() {
     let warning = run.stderr.lines().find(|l| l.contains("warning") && l.contains(&truncated.display().to_string()));
     assert!(warning.is_some_and(|w| w.contains(&format!("offset {offset}"))), "no warning naming the file and offset {offset}: {}", run.describe());
     assert_eq!(read_csv(&out.join("transactions.csv")).len(), 16, "README: 16 requests");
+    let summary = std::fs::read_to_string(out.join("summary.md")).expect("read the summary");
+    let limits = summary.split("### What the capture could not show").nth(1).expect("the audit's limits");
+    assert!(limits.starts_with("\n\n- Capture files are damaged (1 notes, see Capture)"), "{summary}");
     assert_no_temporary_file(&out);
 }
 

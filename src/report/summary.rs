@@ -52,6 +52,32 @@ impl IngestSummary {
         out
     }
 
+    /// What the capture itself kept from view: cut packets, damage, a clock that steps back.
+    fn capture_limits(&self) -> Vec<String> {
+        let c = &self.capture;
+        let mut out = Vec::new();
+        if c.truncated_packets > 0 {
+            out.push(format!(
+                "{} packets were cut by the snap length: their payload past the cut is missing, and HTTP messages or TLS handshakes in it could not be read ({} gaps in streams). Capture whole packets (tcpdump -s 0).",
+                c.truncated_packets,
+                self.anomalies.get("content_gap").copied().unwrap_or(0)
+            ));
+        }
+        if !self.capture_issues.is_empty() {
+            out.push(format!(
+                "Capture files are damaged ({} notes, see Capture): what a file held after a fatal damage was not read.",
+                self.capture_issues.len()
+            ));
+        }
+        if c.clock_steps_back > 0 {
+            out.push(format!(
+                "The capture's timestamps step back {} times: times, moves and idleness across a step are the capture's, not the traffic's (see Capture).",
+                c.clock_steps_back
+            ));
+        }
+        out
+    }
+
     fn write_markdown(&self, out: &mut String) -> std::fmt::Result {
         let c = &self.capture;
         writeln!(out, "# affinity-audit: summary\n")?;
@@ -126,31 +152,6 @@ impl IngestSummary {
             writeln!(out, "- {name}: {rows} rows")?;
         }
         Ok(())
-    }
-}
-
-impl IngestSummary {
-    /// What the capture itself kept from view: cut packets, damage, a clock that steps back.
-    fn capture_limits(&self) -> Vec<String> {
-        let c = &self.capture;
-        let mut out = Vec::new();
-        if c.truncated_packets > 0 {
-            out.push(format!(
-                "{} packets were cut by the snap length: their payload past the cut is missing, and HTTP messages or TLS handshakes in it could not be read ({} gaps in streams). Capture whole packets (tcpdump -s 0).",
-                c.truncated_packets,
-                self.anomalies.get("content_gap").copied().unwrap_or(0)
-            ));
-        }
-        if !self.capture_issues.is_empty() {
-            out.push(format!("{} capture files are damaged: nothing after the damage was read (see Capture).", self.capture_issues.len()));
-        }
-        if c.clock_steps_back > 0 {
-            out.push(format!(
-                "The capture's timestamps step back {} times: times, moves and idleness across a step are the capture's, not the traffic's (see Capture).",
-                c.clock_steps_back
-            ));
-        }
-        out
     }
 }
 
