@@ -287,6 +287,12 @@ fn run_analyze(args: AnalyzeArgs) -> Result<IngestSummary, i32> {
         eprintln!("affinity-audit: warning: {issue}");
     }
     let capture = &summary.capture;
+    if capture.truncated_packets > 0 {
+        eprintln!(
+            "affinity-audit: warning: {} packets were cut by the snap length: what they carried past the cut could not be read (capture with tcpdump -s 0)",
+            capture.truncated_packets
+        );
+    }
     if capture.clock_steps_back > 0 {
         eprintln!(
             "affinity-audit: warning: the capture's timestamps step back {} times (largest {:.3} s); see the clock_step_back anomalies",

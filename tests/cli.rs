@@ -237,6 +237,20 @@ fn files_given_out_of_order_are_a_warning() {
 }
 
 #[test]
+fn packets_cut_by_the_snap_length_are_a_warning() {
+    let dir = fresh_dir("cli-snapped");
+    let pcap = PcapFile::read(&sample("lab/roundrobin/capture.pcap"));
+    let snapped = dir.join("snapped.pcap");
+    let records = pcap.snapped_records(96);
+    let cut = records.iter().filter(|record| (record.data().len() as u32) < record.orig_len).count();
+    pcap.write_part(&records, &snapped);
+    let run = analyze(std::slice::from_ref(&snapped), &dir.join("report"), &[]);
+    run.assert_code(0);
+    let warning = format!("warning: {cut} packets were cut by the snap length");
+    assert!(run.stderr.contains(&warning), "no warning '{warning}': {}", run.describe());
+}
+
+#[test]
 fn a_capture_split_in_two_gives_the_tables_of_the_whole() {
     let dir = fresh_dir("cli-split");
     let whole = sample(REFERENCE);
