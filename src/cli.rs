@@ -18,6 +18,7 @@ use crate::http::HttpConfig;
 use crate::pipeline::{analyze, AnalyzeOptions};
 use crate::reassembly::ReassemblyConfig;
 use crate::report::summary::IngestSummary;
+use crate::report::table::Formats;
 use crate::report::tables::all_tables;
 
 /// Captures smaller than this get no progress bar: they are done before one would help.
@@ -140,12 +141,22 @@ struct AnalyzeArgs {
     /// either way). Default: the number of cores.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// The files each table is written to, comma-separated: csv, parquet (default: both). One
+    /// alone saves its encoding time on very large captures.
+    #[arg(long, value_enum, value_name = "LIST", value_delimiter = ',', default_values_t = [TableFormat::Csv, TableFormat::Parquet])]
+    formats: Vec<TableFormat>,
     /// Progress bar on stderr: auto draws it for large captures when stderr is a terminal.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     progress: Progress,
     /// Do not print the summary.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum TableFormat {
+    Csv,
+    Parquet,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -251,6 +262,7 @@ fn analyze_options(args: &AnalyzeArgs) -> Result<AnalyzeOptions, String> {
         },
         progress,
         threads: args.threads.map_or_else(default_threads, usize::from),
+        formats: Formats { csv: args.formats.contains(&TableFormat::Csv), parquet: args.formats.contains(&TableFormat::Parquet) },
     })
 }
 

@@ -22,7 +22,7 @@ use crate::http::{self, HttpConfig, HttpConnection, Transaction};
 use crate::reassembly::{ConnMeta, ConnectionRecord, ConnectionTable, Direction, ReassemblyConfig, StreamHandler};
 use crate::report::summary::IngestSummary;
 use crate::report::encoder::{Encoder, Encoding};
-use crate::report::table::TableError;
+use crate::report::table::{Formats, TableError};
 use crate::report::tables::{ConnectionApp, Tables};
 use handoff::{ClosedConnection, Event, Handoff, Recorder};
 use crate::timestamp::Timestamp;
@@ -43,6 +43,8 @@ pub struct AnalyzeOptions {
     /// Threads to use: 1 runs every stage on the caller's thread; 2 or more also run evidence,
     /// audit and report rows on a second thread and the report files' encoding on two more.
     pub threads: usize,
+    /// The files each table is written to.
+    pub formats: Formats,
 }
 
 /// Why an analysis could not produce its report.
@@ -84,7 +86,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     let progress = opts.progress.then(|| progress_bar(source.total_bytes()));
 
     let encoding = if opts.threads > 1 { Encoding::Background } else { Encoding::Inline };
-    let encoder = Encoder::start(encoding).map_err(AnalyzeError::Thread)?;
+    let encoder = Encoder::start(encoding, opts.formats).map_err(AnalyzeError::Thread)?;
     let recorder = Recorder::new(EvidenceExtractor::new(&opts.evidence), Auditor::new(opts.audit.clone()), Tables::create(&opts.out_dir, encoder)?);
     let handoff = if opts.threads > 1 { Handoff::threaded(recorder).map_err(AnalyzeError::Thread)? } else { Handoff::inline(recorder) };
     let dissector = Dissector::new(handoff, opts);

@@ -111,6 +111,27 @@ fn analyze_writes_every_table_in_both_formats_and_the_summary() {
 }
 
 #[test]
+fn formats_choose_the_files_and_not_their_contents() {
+    let dir = fresh_dir("cli-formats");
+    let both = dir.join("both");
+    analyze(&[sample(REFERENCE)], &both, &[]).assert_code(0);
+    for format in ["csv", "parquet"] {
+        let out = dir.join(format);
+        analyze(&[sample(REFERENCE)], &out, &["--formats", format]).assert_code(0);
+        let mut expected: BTreeSet<String> = TABLES.iter().map(|t| format!("{t}.{format}")).collect();
+        expected.insert("summary.md".into());
+        assert_eq!(file_names(&out), expected);
+        for name in expected {
+            let same = std::fs::read(out.join(&name)).ok() == std::fs::read(both.join(&name)).ok();
+            assert!(same, "{name} with --formats {format} differs from both formats'");
+        }
+    }
+    let run = analyze(&[sample(REFERENCE)], &dir.join("xml"), &["--formats", "csv,xml"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("xml"), "{}", run.describe());
+}
+
+#[test]
 fn a_missing_capture_exits_2_naming_it() {
     let out = fresh_dir("cli-missing");
     let missing = out.join("no-such-capture.pcap");

@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 
 use polars::prelude::DataFrame;
 
-use super::table::{TableError, TableFiles};
+use super::table::{Formats, TableError, TableFiles};
 
 /// Batches that may wait for a background thread besides the one it encodes. Memory stays
 /// bounded: a batch holds at most `BATCH_ROWS` rows and `BATCH_TEXT_BYTES` of text. One is
@@ -48,6 +48,8 @@ pub enum Encoding {
 /// Encodes the batches of a report's tables; cloning shares the background threads, if any.
 #[derive(Clone)]
 pub struct Encoder {
+    /// The files each table is written to.
+    formats: Formats,
     /// Empty when encoding inline.
     threads: Vec<Arc<EncoderThread>>,
     /// Tables bound so far, to bind the next one to the next thread.
@@ -55,10 +57,11 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Starts an encoder; only [`Encoding::Background`] starts threads, and so can fail.
-    pub fn start(encoding: Encoding) -> std::io::Result<Self> {
+    /// Starts an encoder writing `formats`; only [`Encoding::Background`] starts threads, and so
+    /// can fail.
+    pub fn start(encoding: Encoding, formats: Formats) -> std::io::Result<Self> {
         match encoding {
-            Encoding::Inline => Ok(Self::inline()),
+            Encoding::Inline => Ok(Encoder { formats, ..Self::inline() }),
             Encoding::Background => {
                 // polars' helper threads encode for ours: the same priority.
                 polars_core::runtime::THREAD_POOL.broadcast(|_| lower_priority());
@@ -66,13 +69,18 @@ impl Encoder {
                 let threads = (0..BACKGROUND_THREADS)
                     .map(|i| EncoderThread::spawn(i, Arc::clone(&failure)).map(Arc::new))
                     .collect::<std::io::Result<_>>()?;
-                Ok(Encoder { threads, bound: Arc::default() })
+                Ok(Encoder { formats, threads, bound: Arc::default() })
             }
         }
     }
 
+    /// Encodes on the caller's thread, into both formats.
     pub fn inline() -> Self {
-        Encoder { threads: Vec::new(), bound: Arc::default() }
+        Encoder { formats: Formats::default(), threads: Vec::new(), bound: Arc::default() }
+    }
+
+    pub(super) fn formats(&self) -> Formats {
+        self.formats
     }
 
     /// How one table's batches reach its files.
@@ -274,7 +282,7 @@ mod tests {
     /// bytes.
     fn write_two_tables(encoding: Encoding) -> Vec<Vec<u8>> {
         let dir = temp_dir("bytes", encoding);
-        let encoder = Encoder::start(encoding).unwrap();
+        let encoder = Encoder::start(encoding, Formats::default()).unwrap();
         let mut left = TableWriter::create(&dir, &LEFT, &encoder).unwrap();
         let mut right = TableWriter::create(&dir, &RIGHT, &encoder).unwrap();
         let rows = 2 * BATCH_ROWS as u64 + 3;
@@ -309,7 +317,7 @@ mod tests {
     fn a_table_that_cannot_be_renamed_into_place_fails_its_finish() {
         for encoding in ENCODINGS {
             let dir = temp_dir("rename", encoding);
-            let encoder = Encoder::start(encoding).unwrap();
+            let encoder = Encoder::start(encoding, Formats::default()).unwrap();
             let mut left = TableWriter::create(&dir, &LEFT, &encoder).unwrap();
             push(&mut left, 1).unwrap();
             fs::remove_dir_all(&dir).unwrap();
@@ -321,7 +329,7 @@ mod tests {
     #[test]
     fn the_encoder_threads_failure_reaches_every_table() {
         let dir = temp_dir("failure", Encoding::Background);
-        let encoder = Encoder::start(Encoding::Background).unwrap();
+        let encoder = Encoder::start(Encoding::Background, Formats::default()).unwrap();
         let mut left = TableWriter::create(&dir, &LEFT, &encoder).unwrap();
         let mut right = TableWriter::create(&dir, &RIGHT, &encoder).unwrap();
         push(&mut left, 1).unwrap();
@@ -339,7 +347,7 @@ mod tests {
     fn a_table_dropped_unfinished_leaves_no_file() {
         for encoding in ENCODINGS {
             let dir = temp_dir("drop", encoding);
-            let encoder = Encoder::start(encoding).unwrap();
+            let encoder = Encoder::start(encoding, Formats::default()).unwrap();
             let mut left = TableWriter::create(&dir, &LEFT, &encoder).unwrap();
             let mut right = TableWriter::create(&dir, &RIGHT, &encoder).unwrap();
             push(&mut right, 0).unwrap();

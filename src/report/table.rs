@@ -1,4 +1,5 @@
-//! One report table, written as CSV and Parquet side by side, in batches, atomically.
+//! One report table, written as CSV and Parquet side by side (or either, see [`Formats`]), in
+//! batches, atomically.
 //!
 //! Rows are appended into polars column builders (no per-cell allocation) and handed over as a
 //! batch every [`BATCH_ROWS`] rows or [`BATCH_TEXT_BYTES`] bytes of text, whichever comes
@@ -32,6 +33,21 @@ pub const BATCH_TEXT_BYTES: usize = 16 * 1024 * 1024;
 /// batch before them reached: a busy table's builders are sized once, not regrown from 1 k
 /// (each doubling copies the column and touches fresh pages, 15 % of a run's page faults).
 const INITIAL_ROWS: usize = 1024;
+
+/// The files a table is written to: CSV, Parquet, or both (the default). Each costs its
+/// encoding: on a capture of many small transactions CSV took 18 % of a one-thread run and
+/// Parquet 11 % (`BENCHMARKS.md`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Formats {
+    pub csv: bool,
+    pub parquet: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats { csv: true, parquet: true }
+    }
+}
 
 /// Type of a column, as written to Parquet.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -183,7 +199,7 @@ impl TableWriter {
     /// A table whose batches are encoded by `encoder` (on the caller's thread with
     /// [`Encoder::inline`]).
     pub fn create(dir: &Path, spec: &'static TableSpec, encoder: &Encoder) -> Result<Self, TableError> {
-        let files = TableFiles::create(dir, spec)?;
+        let files = TableFiles::create(dir, spec, encoder.formats())?;
         Ok(TableWriter {
             spec,
             builders: spec.columns.iter().map(|c| ColumnBuilder::new(c, INITIAL_ROWS)).collect(),
@@ -263,49 +279,69 @@ impl TableWriter {
     }
 }
 
-/// A table's two files, open under temporary names, with their polars encoders.
+/// A table's files, open under temporary names, with their polars encoders.
 pub(super) struct TableFiles {
-    csv: polars::io::csv::write::BatchedWriter<SharedFile>,
-    parquet: polars::io::parquet::write::BatchedWriter<SharedFile>,
-    csv_file: PendingFile,
-    parquet_file: PendingFile,
+    csv: Option<(polars::io::csv::write::BatchedWriter<SharedFile>, PendingFile)>,
+    parquet: Option<(polars::io::parquet::write::BatchedWriter<SharedFile>, PendingFile)>,
+    /// The table's name in errors that concern all its files: its first file's final name.
+    path: PathBuf,
 }
 
 impl TableFiles {
-    fn create(dir: &Path, spec: &TableSpec) -> Result<Self, TableError> {
+    fn create(dir: &Path, spec: &TableSpec, formats: Formats) -> Result<Self, TableError> {
         let schema = Schema::from_iter(spec.columns.iter().map(|c| Field::new(PlSmallStr::from_static(c.name), c.ty.dtype())));
-        let create = |file_name: String| {
+        let create = |extension: &str| {
+            let file_name = format!("{}.{extension}", spec.name);
             PendingFile::create(dir, &file_name).map_err(|e| TableError { path: dir.join(&file_name), message: e.to_string() })
         };
-        let csv_file = create(format!("{}.csv", spec.name))?;
-        let parquet_file = create(format!("{}.parquet", spec.name))?;
-        let csv = CsvWriter::new(csv_file.file.clone())
-            .include_header(true)
-            .batched(&schema)
-            .map_err(|e| file_error(&csv_file, e))?;
-        let parquet = ParquetWriter::new(parquet_file.file.clone())
-            .with_compression(ParquetCompression::Snappy)
-            .batched(&schema)
-            .map_err(|e| file_error(&parquet_file, e))?;
-        Ok(TableFiles { csv, parquet, csv_file, parquet_file })
+        let csv = if formats.csv {
+            let file = create("csv")?;
+            let writer = CsvWriter::new(file.file.clone()).include_header(true).batched(&schema).map_err(|e| file_error(&file, e))?;
+            Some((writer, file))
+        } else {
+            None
+        };
+        let parquet = if formats.parquet {
+            let file = create("parquet")?;
+            let writer = ParquetWriter::new(file.file.clone())
+                .with_compression(ParquetCompression::Snappy)
+                .batched(&schema)
+                .map_err(|e| file_error(&file, e))?;
+            Some((writer, file))
+        } else {
+            None
+        };
+        let first = csv.as_ref().map(|(_, file)| file).or(parquet.as_ref().map(|(_, file)| file));
+        let path = first.map_or_else(|| dir.join(spec.name), |file| file.dest.clone());
+        Ok(TableFiles { csv, parquet, path })
     }
 
-    /// The CSV file's final name, naming the table in errors that concern both files.
+    /// The table's name in errors that concern all its files.
     pub(super) fn path(&self) -> &Path {
-        &self.csv_file.dest
+        &self.path
     }
 
-    /// Encodes one batch into both files.
+    /// Encodes one batch into each file.
     pub(super) fn write(&mut self, batch: &DataFrame) -> Result<(), TableError> {
-        self.csv.write_batch(batch).map_err(|e| file_error(&self.csv_file, e))?;
-        self.parquet.write_batch(batch).map_err(|e| file_error(&self.parquet_file, e))
+        if let Some((writer, file)) = &mut self.csv {
+            writer.write_batch(batch).map_err(|e| file_error(file, e))?;
+        }
+        if let Some((writer, file)) = &mut self.parquet {
+            writer.write_batch(batch).map_err(|e| file_error(file, e))?;
+        }
+        Ok(())
     }
 
-    /// Ends both files (Parquet footer) and renames them into place.
+    /// Ends the files (Parquet footer) and renames them into place.
     pub(super) fn close(&mut self) -> Result<(), TableError> {
-        self.csv.finish().map_err(|e| file_error(&self.csv_file, e))?;
-        self.parquet.finish().map_err(|e| file_error(&self.parquet_file, e))?;
-        for pending in [&mut self.csv_file, &mut self.parquet_file] {
+        if let Some((writer, file)) = &mut self.csv {
+            writer.finish().map_err(|e| file_error(file, e))?;
+        }
+        if let Some((writer, file)) = &mut self.parquet {
+            writer.finish().map_err(|e| file_error(file, e))?;
+        }
+        let files = self.csv.as_mut().map(|(_, file)| file).into_iter().chain(self.parquet.as_mut().map(|(_, file)| file));
+        for pending in files {
             pending.commit().map_err(|e| file_error(pending, e))?;
         }
         Ok(())
@@ -330,6 +366,7 @@ fn value_fits(value: &Value<'_>, ty: ColumnType) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::encoder::Encoding;
     use std::fs::{self, File};
 
     static TEST_TABLE: TableSpec = TableSpec {
@@ -370,6 +407,22 @@ mod tests {
         let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
         assert!(leftovers.is_empty());
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn writes_only_the_formats_asked_for() {
+        for (csv, parquet) in [(true, false), (false, true)] {
+            let dir = temp_dir(&format!("formats-{csv}-{parquet}"));
+            let encoder = Encoder::start(Encoding::Inline, Formats { csv, parquet }).unwrap();
+            let mut writer = TableWriter::create(&dir, &TEST_TABLE, &encoder).unwrap();
+            writer.push_row(&row("x")).unwrap();
+            assert_eq!(writer.finish().unwrap(), 1);
+            let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            names.sort();
+            let expected: Vec<&str> = [("things.csv", csv), ("things.parquet", parquet)].iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect();
+            assert_eq!(names, expected);
+            fs::remove_dir_all(dir).unwrap();
+        }
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn options(captures: &[PathBuf], out_dir: &Path) -> AnalyzeOptions {
         audit: Default::default(),
         progress: false,
         threads: 1,
+        formats: Default::default(),
     }
 }
 
