@@ -15,6 +15,7 @@
 #                   one; tshark needs a minute and 2 GB of memory per GB of capture; 0: never)
 #   BENCH_PROFILE   1 (default) | 0: perf profile of analyze, by stage, on the smallest generated
 #                   capture and on the lab mix
+#   (each capture is also analysed with one format alone, --formats, to measure encoding apart)
 #   BENCH_LAB_MIX   size of the lab mix (default 100MiB; 0: none): the real HAProxy captures of
 #                   samples/lab/ played back to back (`affinity-lab replay`), a transaction-dense
 #                   mix like the 16 MB HAProxy capture of issue 7
@@ -81,6 +82,8 @@ best_of() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# share ALL WITHOUT: the share of ALL that a run WITHOUT something saved.
+share() { awk -v all="$1" -v without="$2" 'BEGIN { if (all > 0) printf "%.0f %%", 100 * (all - without) / all; else print "-" }'; }
 per_second() { awk -v n="$1" -v s="$2" -v unit="$3" 'BEGIN { if (s > 0) printf "%.1f", n / s / unit; else print "-" }'; }
 summary_value() { sed -n "s/^- $2: \([0-9]*\).*/\1/p" "$1" | head -n1; }
 
@@ -200,6 +203,28 @@ for threads in "${THREAD_RUNS[@]}"; do
     done | sort
 done
 echo
+
+# --- report encoding apart ------------------------------------------------------------------
+
+# One thread, each format alone (`--formats`): what encoding each file costs.
+if "$AUDIT" analyze --help | grep -q -- '--formats'; then
+    echo "## Report encoding apart (one thread)"
+    echo
+    echo "| capture | both formats s | Parquet only s | CSV only s | CSV's share | Parquet's share |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for capture in "${CAPTURES[@]}"; do
+        name=$(basename "$capture")
+        walls=()
+        for formats in csv,parquet parquet csv; do
+            log "analyze $name (one thread, --formats $formats)"
+            best_of "$REPEAT" "$BENCH_DIR/.formats.stats" \
+                "$AUDIT" analyze "$capture" --out "$BENCH_DIR/report-formats" --quiet --progress never --threads 1 --formats "$formats"
+            walls+=("$(cut -d' ' -f1 "$BENCH_DIR/.formats.stats")")
+        done
+        echo "| $name | ${walls[0]} | ${walls[1]} | ${walls[2]} | $(share "${walls[0]}" "${walls[1]}") | $(share "${walls[0]}" "${walls[2]}") |"
+    done
+    echo
+fi
 
 # --- where the time goes ---------------------------------------------------------------------
 
