@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark of `affinity-audit analyze` on generated Exchange captures, side by side with the
-# tshark field extraction it replaces (issue 7). Prints Markdown tables; BENCHMARKS.md holds
-# the results and how to read them.
+# Benchmark of `affinity-audit analyze` on generated Exchange captures and a replay of the lab's
+# real HAProxy captures, side by side with the tshark field extraction it replaces (issue 7),
+# and with each report format alone (`--formats`) to measure encoding apart. Prints Markdown
+# tables; BENCHMARKS.md holds the results and how to read them.
 #
 #   bench/run.sh                    256 MiB and 1 GiB captures
 #   BENCH_LARGE=1 bench/run.sh      also 4 GiB (memory as the capture grows)
@@ -15,7 +16,6 @@
 #                   one; tshark needs a minute and 2 GB of memory per GB of capture; 0: never)
 #   BENCH_PROFILE   1 (default) | 0: perf profile of analyze, by stage, on the smallest generated
 #                   capture and on the lab mix
-#   (each capture is also analysed with one format alone, --formats, to measure encoding apart)
 #   BENCH_LAB_MIX   size of the lab mix (default 100MiB; 0: none): the real HAProxy captures of
 #                   samples/lab/ played back to back (`affinity-lab replay`), a transaction-dense
 #                   mix like the 16 MB HAProxy capture of issue 7
