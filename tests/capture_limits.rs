@@ -1,6 +1,6 @@
-//! What a capture keeps from view, on real HAProxy lab captures: a clock that steps back, and
-//! packets cut by the snap length. The analysis does what it can and the summary says what it
-//! could not see.
+//! What a capture keeps from view, on real HAProxy lab captures: a clock that steps back, a
+//! record dated far ahead, packets cut by the snap length. The analysis does what it can and
+//! the summary says what it could not see.
 
 mod common;
 
