@@ -6,7 +6,7 @@
 //! audit, which adds their server and session; the audit's own tables are written at the end.
 //!
 //! With more than one thread, evidence extraction, the audit and the report run on a thread of
-//! their own, fed by the dissector through [`handoff`] in capture order, and the report files are
+//! their own, fed by the dissector through `handoff` in capture order, and the report files are
 //! encoded on two more; every table is the same bytes as with one thread.
 
 mod handoff;

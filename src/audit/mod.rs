@@ -311,8 +311,8 @@ impl Auditor {
         self.retire_idle_sessions(self.stitcher.clock(), sink)
     }
 
-    /// The capture's clock stepped back to `to` (see [`Stitcher::step_back`]); idle sessions are
-    /// looked for anew from there.
+    /// The capture's clock stepped back to `to`: the stitcher's clock follows when the step is
+    /// longer than its window, and idle sessions are looked for anew from there.
     pub fn clock_stepped_back<S: AuditSink>(&mut self, to: Timestamp, sink: &mut S) -> Result<(), S::Error> {
         self.stitcher.step_back(to, &mut self.released);
         self.next_retirement = None;

@@ -1,6 +1,6 @@
 //! Stage 5: persistence evidence from an HTTP transaction.
 //!
-//! Input: a [`Transaction`](crate::http::Transaction). Output: [`TransactionEvidence`], every key
+//! Input: a [`Transaction`]. Output: [`TransactionEvidence`], every key
 //! a load balancer could use to keep the client on one CAS server, plus the Exchange application
 //! and the server-identity hints of the response. Credentials never leave this module: Basic
 //! passwords, NTLM responses and form logons are parsed only far enough to read the user name.

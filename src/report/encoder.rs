@@ -10,9 +10,9 @@
 //! - Bounded memory: at most [`QUEUED_BATCHES`] batches wait for each thread besides the one it
 //!   encodes; a table that hands over more blocks until its thread catches up.
 //! - No lost errors: after the first failure of any thread (an error naming its file) no thread
-//!   writes anything more, and the next [`TableOutput::write`] or [`TableOutput::finish`] of
+//!   writes anything more, and the next `TableOutput::write` or `TableOutput::finish` of
 //!   any table returns that error.
-//! - Atomic tables: [`TableOutput::finish`] returns once the table's files are complete and
+//! - Atomic tables: `TableOutput::finish` returns once the table's files are complete and
 //!   renamed into place. A table dropped unfinished leaves no file: its temporary files are
 //!   removed once its thread let go of its batches, at the latest when the last table is gone,
 //!   which stops and joins the threads.
