@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::audit::policy::Policy;
+use crate::audit::policy::{CaptureFacts, Policy};
 use crate::audit::{parse_key_list, AuditConfig, ExplainConfig, HotspotThresholds, KeyKind, ServerIdMode, ServerNames, SESSION_IDLE_LIMIT_SECS};
 use crate::capture::ReadOrder;
 use crate::evidence::EvidenceConfig;
@@ -377,7 +377,12 @@ fn run_check(args: CheckArgs) -> i32 {
         eprintln!("affinity-audit: the analysis produced no audit");
         return 2;
     };
-    let violations = policy.violations(audit);
+    let capture = CaptureFacts {
+        damage_notes: u64::try_from(summary.capture_issues.len()).unwrap_or(u64::MAX),
+        packets_cut: summary.capture.truncated_packets,
+        clock_steps_back: summary.capture.clock_steps_back,
+    };
+    let violations = policy.violations(audit, &capture);
     if violations.is_empty() {
         println!("policy {}: holds", args.policy.display());
         return 0;

@@ -1,13 +1,14 @@
 //! `affinity-audit check` through the binary: the shipped Exchange 2010 policy holds on the
 //! cookie-insertion lab capture (exit 0) and fails on the round-robin one (exit 1, with the
-//! reasons); a broken policy or capture is an error (exit 2).
+//! reasons) and on a cut copy of the cookie-insertion one; a broken policy or capture is an
+//! error (exit 2).
 
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{fresh_dir, project_root, sample};
+use common::{fresh_dir, project_root, sample, PcapFile};
 
 fn check(capture: &Path, policy: &Path) -> Output {
     let out = fresh_dir("check");
@@ -63,4 +64,23 @@ fn broken_policy_or_capture_is_an_error() {
     assert_eq!(output.status.code(), Some(2));
     let output = check(&sample("lab/cookie-insert/capture.pcap"), &dir.join("missing.toml"));
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn a_cut_capture_breaks_the_exchange_2010_policy_whatever_its_verdicts() {
+    let dir = fresh_dir("cut-capture");
+    let whole = PcapFile::read(&sample("lab/cookie-insert/capture.pcap"));
+    // The first half, its last record cut short: one damage note, the verdicts as they were.
+    let mut bytes = whole.header.clone();
+    for record in &whole.records[..whole.records.len() / 2] {
+        bytes.extend_from_slice(&record.bytes);
+    }
+    bytes.truncate(bytes.len() - 3);
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, bytes).expect("write the cut capture");
+    let output = check(&cut, &exchange_2010());
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = stdout(&output);
+    let reasons: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("- ")).collect();
+    assert_eq!(reasons, ["capture: damage notes: 1, policy allows at most 0"], "{text}");
 }

@@ -19,6 +19,12 @@
 //! - `min_identified_share`: share of user transactions and TLS connections whose server the
 //!   capture shows.
 //!
+//! Of the capture itself, a table `[capture]` with any of (a fixture's capture should be whole:
+//! what is missing or misdated proves less):
+//! - `max_damage_notes`: damage found in the capture files;
+//! - `max_packets_cut`: packets cut by the snap length;
+//! - `max_clock_steps_back`: places where the capture's timestamps step back.
+//!
 //! Unknown names are errors, so that a misspelt rule cannot pass silently.
 
 use std::collections::BTreeMap;
@@ -48,11 +54,29 @@ pub struct FarmRules {
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct CaptureRules {
+    pub max_damage_notes: Option<u64>,
+    pub max_packets_cut: Option<u64>,
+    pub max_clock_steps_back: Option<u64>,
+}
+
+/// What the capture stage found of the capture's own quality, for the `[capture]` rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureFacts {
+    pub damage_notes: u64,
+    pub packets_cut: u64,
+    pub clock_steps_back: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default)]
     pub apps: BTreeMap<String, AppRules>,
     #[serde(default)]
     pub farm: FarmRules,
+    #[serde(default)]
+    pub capture: CaptureRules,
 }
 
 impl Policy {
@@ -73,9 +97,13 @@ impl Policy {
         Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// Every rule the audit breaks, in words; empty when the policy holds.
-    pub fn violations(&self, audit: &AuditSummary) -> Vec<String> {
+    /// Every rule the capture and the audit break, in words; empty when the policy holds.
+    pub fn violations(&self, audit: &AuditSummary, capture: &CaptureFacts) -> Vec<String> {
         let mut out = Vec::new();
+        let rules = &self.capture;
+        at_most(&mut out, "capture: damage notes".to_owned(), capture.damage_notes, rules.max_damage_notes);
+        at_most(&mut out, "capture: packets cut by the snap length".to_owned(), capture.packets_cut, rules.max_packets_cut);
+        at_most(&mut out, "capture: clock steps back".to_owned(), capture.clock_steps_back, rules.max_clock_steps_back);
         for (name, rules) in &self.apps {
             let Some(family) = family(name) else { continue };
             let app = audit.apps.get(&family).cloned().unwrap_or_default();
@@ -184,12 +212,19 @@ mod tests {
             max_server_share = 0.5
             max_split_oa_pairs = 0
             min_identified_share = 0.95
+            [capture]
+            max_damage_notes = 0
+            max_packets_cut = 10
+            max_clock_steps_back = 0
             "#,
         )
         .unwrap();
+        let capture = CaptureFacts { damage_notes: 1, packets_cut: 10, clock_steps_back: 2 };
         assert_eq!(
-            policy.violations(&audit()),
+            policy.violations(&audit(), &capture),
             vec![
+                "capture: damage notes: 1, policy allows at most 0",
+                "capture: clock steps back: 2, policy allows at most 0",
                 "ews: sessions: 0, policy wants at least 1",
                 "owa: sessions: 10, policy wants at least 11",
                 "owa: 80.0% of sessions sticky (8 of 10), policy wants at least 99.0%",
@@ -203,9 +238,9 @@ mod tests {
             ]
         );
         let lenient = Policy::parse("[apps.owa]\nmin_sticky_share = 0.8\nmax_unexplained_moves = 3\n[farm]\nmax_hotspots = 1\n").unwrap();
-        assert!(lenient.violations(&audit()).is_empty());
+        assert!(lenient.violations(&audit(), &capture).is_empty(), "no [capture] table, no capture rule");
         // No rule on an application absent from the capture fails, but min_sessions.
-        assert!(Policy::parse("[apps.mapi]\nmin_sticky_share = 1.0\n").unwrap().violations(&audit()).is_empty());
+        assert!(Policy::parse("[apps.mapi]\nmin_sticky_share = 1.0\n").unwrap().violations(&audit(), &CaptureFacts::default()).is_empty());
     }
 
     #[test]
@@ -214,6 +249,7 @@ mod tests {
         assert!(Policy::parse("[apps.webmail]\nmin_sessions = 1\n").unwrap_err().starts_with("unknown application `webmail`"));
         assert!(Policy::parse("[farm]\nmax_hotspots = \"none\"\n").is_err());
         assert!(Policy::parse("[sessions]\n").is_err());
+        assert!(Policy::parse("[capture]\nmax_truncated = 0\n").unwrap_err().contains("unknown field"));
         assert_eq!(Policy::parse("").unwrap(), Policy::default());
     }
 }
