@@ -236,6 +236,11 @@ impl SecondAnswers {
 struct AnswersBySecond(Vec<(i64, SecondAnswers)>);
 
 impl AnswersBySecond {
+    /// The seconds in time order, their counts widened for sums.
+    fn widened(&self) -> impl Iterator<Item = (i64, Answers)> + '_ {
+        self.0.iter().map(|&(second, answers)| (second, answers.widen()))
+    }
+
     fn add(&mut self, second: i64, answered: u64, unpinned: u64) {
         let at = match self.0.last() {
             Some(&(last, _)) if last < second => self.0.len(),
@@ -339,11 +344,9 @@ impl<T: Copy + Default + AddAssign + Sub<Output = T>> Cumulative<T> {
     }
 }
 
-/// Answers of several ledgers' tracks (aliases of one server, or all servers) merged into one
-/// series in time order.
+/// Answers of several tracks of one server (its aliases) merged into one series in time order.
 fn merged_answers<'t>(tracks: impl IntoIterator<Item = &'t AnswersBySecond>) -> Vec<(i64, Answers)> {
-    let mut merged: Vec<(i64, Answers)> =
-        tracks.into_iter().flat_map(|t| t.0.iter().map(|&(s, a)| (s, a.widen()))).collect();
+    let mut merged: Vec<(i64, Answers)> = tracks.into_iter().flat_map(AnswersBySecond::widened).collect();
     merged.sort_by_key(|&(s, _)| s);
     merged.dedup_by(|later, kept| {
         let same = later.0 == kept.0;
@@ -400,12 +403,13 @@ struct Totals {
     fine_failures: Cumulative<Counters>,
 }
 
-/// The ledger in final server identities, ready for questions.
+/// The ledger in final server identities, ready for questions. Its running totals are the
+/// only copy of the ledger's seconds it makes (what all servers did is summed from them), so
+/// that building it at the end of a long capture costs little beyond the ledger itself.
 #[derive(Debug)]
 pub struct HealthIndex {
     config: ExplainConfig,
     servers: HashMap<ServerId, (Totals, ServerHealth)>,
-    all: Cumulative<Answers>,
 }
 
 impl HealthIndex {
@@ -419,7 +423,6 @@ impl HealthIndex {
                 tracks.entry(id).or_default().push(track);
             }
         }
-        let all = Cumulative::build(merged_answers(tracks.values().flatten().map(|t| &t.answers)));
         let servers = tracks
             .into_iter()
             .map(|(id, raw)| {
@@ -432,11 +435,14 @@ impl HealthIndex {
                     health.totals += track.totals;
                     health.marks.merge(&track.marks);
                 }
-                let answers = Cumulative::build(merged_answers(raw.iter().map(|t| &t.answers)));
+                let answers = match raw.as_slice() {
+                    [one] => Cumulative::build(one.answers.widened()),
+                    aliases => Cumulative::build(merged_answers(aliases.iter().map(|t| &t.answers))),
+                };
                 (id, (Totals { answers, fine_failures: Cumulative::build(failures) }, health))
             })
             .collect();
-        let mut index = HealthIndex { config, servers, all };
+        let mut index = HealthIndex { config, servers };
         let drains: Vec<(ServerId, Timestamp)> =
             index.servers.keys().filter_map(|&id| index.find_drain(id).map(|d| (id, d))).collect();
         for (id, from) in drains {
@@ -461,8 +467,11 @@ impl HealthIndex {
 
     /// What the other servers answered in `[from, to]`.
     fn others(&self, id: ServerId, from: i64, to: i64) -> Answers {
-        let own = self.servers.get(&id).map(|(t, _)| t.answers.range(from, to)).unwrap_or_default();
-        self.all.range(from, to) - own
+        let mut others = Answers::default();
+        for (_, (totals, _)) in self.servers.iter().filter(|(&other, _)| other != id) {
+            others += totals.answers.range(from, to);
+        }
+        others
     }
 
     fn find_drain(&self, id: ServerId) -> Option<Timestamp> {
@@ -694,7 +703,7 @@ mod tests {
         for (second, answered, unpinned) in [(5, 1, 1), (7, 2, 0), (5, 3, 3), (2, 1, 0), (9, 1, 1), (6, 4, 4), (7, 1, 1)] {
             track.add(second, answered, unpinned);
         }
-        let widened: Vec<(i64, Answers)> = track.0.iter().map(|&(s, a)| (s, a.widen())).collect();
+        let widened: Vec<(i64, Answers)> = track.widened().collect();
         let answers = |answered, unpinned| Answers { answered, unpinned };
         assert_eq!(widened, [(2, answers(1, 0)), (5, answers(4, 4)), (6, answers(4, 4)), (7, answers(3, 1)), (9, answers(1, 1))]);
 
