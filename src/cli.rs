@@ -309,7 +309,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<IngestSummary, i32> {
         eprintln!(
             "affinity-audit: warning: the capture's timestamps step back {} times (largest {:.3} s); see the clock_step_back anomalies",
             capture.clock_steps_back,
-            capture.largest_step_back_nanos as f64 / 1e9
+            capture.largest_step_back_secs()
         );
     }
     if !args.quiet {

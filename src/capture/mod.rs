@@ -135,6 +135,11 @@ pub struct CaptureStats {
 }
 
 impl CaptureStats {
+    /// The largest step back, in seconds, for the summary and warnings.
+    pub fn largest_step_back_secs(&self) -> f64 {
+        self.largest_step_back_nanos as f64 / 1e9
+    }
+
     fn count(&mut self, pkt: &PacketRef<'_>) {
         let captured = u64::try_from(pkt.data.len()).unwrap_or(u64::MAX);
         self.packets = self.packets.saturating_add(1);

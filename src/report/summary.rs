@@ -93,7 +93,7 @@ impl IngestSummary {
                 out,
                 "- clock steps back: {} (largest {:.3} s; {} packets came more than {CLOCK_STEP_TOLERANCE_SECS} s before a packet read earlier): connections and sessions are followed on each packet's own time, but the timeline across a step is the capture's, not the traffic's; see the `clock_step_back` anomalies",
                 c.clock_steps_back,
-                c.largest_step_back_nanos as f64 / 1e9,
+                c.largest_step_back_secs(),
                 c.packets_behind
             )?;
         }
