@@ -16,6 +16,7 @@ use polars::prelude::*;
 
 use super::atomic::{PendingFile, SharedFile};
 use super::encoder::{Encoder, TableOutput};
+use super::parts::{ParquetParts, ROW_GROUPS_PER_PART};
 
 /// Rows per batch written to the files (one Parquet row group each). Smaller batches save
 /// little memory and cost compression: 4 k rows took 9–13 MB off the peak RSS of a 1 GiB
@@ -282,7 +283,7 @@ impl TableWriter {
 /// A table's files, open under temporary names, with their polars encoders.
 pub(super) struct TableFiles {
     csv: Option<(polars::io::csv::write::BatchedWriter<SharedFile>, PendingFile)>,
-    parquet: Option<(polars::io::parquet::write::BatchedWriter<SharedFile>, PendingFile)>,
+    parquet: Option<ParquetParts>,
     /// The table's name in errors that concern all its files: its first file's final name.
     path: PathBuf,
 }
@@ -302,16 +303,13 @@ impl TableFiles {
             None
         };
         let parquet = if formats.parquet {
-            let file = create("parquet")?;
-            let writer = ParquetWriter::new(file.file.clone())
-                .with_compression(ParquetCompression::Snappy)
-                .batched(&schema)
-                .map_err(|e| file_error(&file, e))?;
-            Some((writer, file))
+            let parts = ParquetParts::create(dir, spec.name, schema, ROW_GROUPS_PER_PART)
+                .map_err(|e| TableError { path: dir.join(format!("{}.parquet", spec.name)), message: e.to_string() })?;
+            Some(parts)
         } else {
             None
         };
-        let first = csv.as_ref().map(|(_, file)| file).or(parquet.as_ref().map(|(_, file)| file));
+        let first = csv.as_ref().map(|(_, file)| file).or(parquet.as_ref().map(ParquetParts::first));
         let path = first.map_or_else(|| dir.join(spec.name), |file| file.dest.clone());
         Ok(TableFiles { csv, parquet, path })
     }
@@ -326,8 +324,8 @@ impl TableFiles {
         if let Some((writer, file)) = &mut self.csv {
             writer.write_batch(batch).map_err(|e| file_error(file, e))?;
         }
-        if let Some((writer, file)) = &mut self.parquet {
-            writer.write_batch(batch).map_err(|e| file_error(file, e))?;
+        if let Some(parts) = &mut self.parquet {
+            parts.write_batch(batch).map_err(|e| file_error(parts.current(), e))?;
         }
         Ok(())
     }
@@ -337,12 +335,14 @@ impl TableFiles {
         if let Some((writer, file)) = &mut self.csv {
             writer.finish().map_err(|e| file_error(file, e))?;
         }
-        if let Some((writer, file)) = &mut self.parquet {
-            writer.finish().map_err(|e| file_error(file, e))?;
+        if let Some(parts) = &mut self.parquet {
+            parts.finish().map_err(|e| file_error(parts.current(), e))?;
         }
-        let files = self.csv.as_mut().map(|(_, file)| file).into_iter().chain(self.parquet.as_mut().map(|(_, file)| file));
-        for pending in files {
-            pending.commit().map_err(|e| file_error(pending, e))?;
+        if let Some((_, file)) = &mut self.csv {
+            file.commit().map_err(|e| file_error(file, e))?;
+        }
+        if let Some(parts) = &mut self.parquet {
+            parts.commit().map_err(|(path, e)| TableError { path, message: e.to_string() })?;
         }
         Ok(())
     }
@@ -459,6 +459,24 @@ mod tests {
         let csv = fs::read_to_string(dir.join("things.csv")).unwrap();
         assert_eq!(csv.lines().count(), BATCH_ROWS + 2);
         assert_eq!(csv.lines().nth(BATCH_ROWS + 1), Some("x,1,,,false"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_table_past_one_part_has_numbered_parquet_parts_and_one_csv() {
+        let dir = temp_dir("parts");
+        let mut writer = TableWriter::create(&dir, &TEST_TABLE, &Encoder::inline()).unwrap();
+        let rows = ROW_GROUPS_PER_PART * BATCH_ROWS + 1;
+        for _ in 0..rows {
+            writer.push_row(&row("x")).unwrap();
+        }
+        assert_eq!(writer.finish().unwrap(), rows as u64);
+        let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["things-00001.parquet", "things-00002.parquet", "things.csv"]);
+        assert_eq!(row_group_sizes(&dir.join("things-00001.parquet")), vec![BATCH_ROWS; ROW_GROUPS_PER_PART]);
+        assert_eq!(row_group_sizes(&dir.join("things-00002.parquet")), [1]);
+        assert_eq!(fs::read_to_string(dir.join("things.csv")).unwrap().lines().count(), rows + 1);
         fs::remove_dir_all(dir).unwrap();
     }
 
