@@ -83,6 +83,12 @@ impl Encoder {
         self.formats
     }
 
+    /// Whether polars may spread a batch's encoding over its own thread pool. Not when
+    /// encoding inline: a run asked to use one thread uses one core.
+    pub(super) fn polars_threads(&self) -> bool {
+        !self.threads.is_empty()
+    }
+
     /// How one table's batches reach its files.
     pub(super) fn output(&self, files: TableFiles) -> TableOutput {
         if self.threads.is_empty() {

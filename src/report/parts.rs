@@ -31,6 +31,8 @@ pub struct ParquetParts {
     name: &'static str,
     schema: Schema,
     row_groups_per_part: usize,
+    /// Whether polars encodes a batch's columns on its thread pool.
+    parallel: bool,
     writer: BatchedWriter<SharedFile>,
     /// The part being written.
     current: PendingFile,
@@ -42,9 +44,10 @@ pub struct ParquetParts {
 
 impl ParquetParts {
     /// Starts the table's first part.
-    pub fn create(dir: &Path, name: &'static str, schema: Schema, row_groups_per_part: usize) -> PolarsResult<Self> {
-        let (writer, current) = start_part(dir, &whole_name(name), &schema)?;
-        Ok(ParquetParts { dir: dir.to_path_buf(), name, schema, row_groups_per_part: row_groups_per_part.max(1), writer, current, row_groups: 0, ended: Vec::new() })
+    pub fn create(dir: &Path, name: &'static str, schema: Schema, row_groups_per_part: usize, parallel: bool) -> PolarsResult<Self> {
+        let (writer, current) = start_part(dir, &whole_name(name), &schema, parallel)?;
+        let row_groups_per_part = row_groups_per_part.max(1);
+        Ok(ParquetParts { dir: dir.to_path_buf(), name, schema, row_groups_per_part, parallel, writer, current, row_groups: 0, ended: Vec::new() })
     }
 
     /// The first part's file, as named if the table fits in it.
@@ -62,7 +65,7 @@ impl ParquetParts {
         if self.row_groups == self.row_groups_per_part {
             self.writer.finish()?;
             let number = self.ended.len() + 2;
-            let (writer, next) = start_part(&self.dir, &part_name(self.name, number), &self.schema)?;
+            let (writer, next) = start_part(&self.dir, &part_name(self.name, number), &self.schema, self.parallel)?;
             self.writer = writer;
             let mut ended = std::mem::replace(&mut self.current, next);
             if self.ended.is_empty() {
@@ -100,9 +103,9 @@ impl ParquetParts {
     }
 }
 
-fn start_part(dir: &Path, file_name: &str, schema: &Schema) -> PolarsResult<(BatchedWriter<SharedFile>, PendingFile)> {
+fn start_part(dir: &Path, file_name: &str, schema: &Schema, parallel: bool) -> PolarsResult<(BatchedWriter<SharedFile>, PendingFile)> {
     let file = PendingFile::create(dir, file_name)?;
-    let writer = ParquetWriter::new(file.file.clone()).with_compression(ParquetCompression::Snappy).batched(schema)?;
+    let writer = ParquetWriter::new(file.file.clone()).with_compression(ParquetCompression::Snappy).set_parallel(parallel).batched(schema)?;
     Ok((writer, file))
 }
 
@@ -147,7 +150,7 @@ mod tests {
 
     /// Writes `batches` batches of 3 rows, 2 row groups a part; returns the folder's files.
     fn write(dir: &Path, batches: u64) -> Vec<String> {
-        let mut parts = ParquetParts::create(dir, "things", schema(), 2).unwrap();
+        let mut parts = ParquetParts::create(dir, "things", schema(), 2, false).unwrap();
         for i in 0..batches {
             parts.write_batch(&batch(i * 3, 3)).unwrap();
         }
@@ -198,7 +201,7 @@ mod tests {
     #[test]
     fn a_table_dropped_unfinished_leaves_nothing() {
         let dir = temp_dir("dropped");
-        let mut parts = ParquetParts::create(&dir, "things", schema(), 2).unwrap();
+        let mut parts = ParquetParts::create(&dir, "things", schema(), 2, true).unwrap();
         for i in 0..5 {
             parts.write_batch(&batch(i, 1)).unwrap();
         }

@@ -200,7 +200,7 @@ impl TableWriter {
     /// A table whose batches are encoded by `encoder` (on the caller's thread with
     /// [`Encoder::inline`]).
     pub fn create(dir: &Path, spec: &'static TableSpec, encoder: &Encoder) -> Result<Self, TableError> {
-        let files = TableFiles::create(dir, spec, encoder.formats())?;
+        let files = TableFiles::create(dir, spec, encoder.formats(), encoder.polars_threads())?;
         Ok(TableWriter {
             spec,
             builders: spec.columns.iter().map(|c| ColumnBuilder::new(c, INITIAL_ROWS)).collect(),
@@ -289,7 +289,7 @@ pub(super) struct TableFiles {
 }
 
 impl TableFiles {
-    fn create(dir: &Path, spec: &TableSpec, formats: Formats) -> Result<Self, TableError> {
+    fn create(dir: &Path, spec: &TableSpec, formats: Formats, polars_threads: bool) -> Result<Self, TableError> {
         let schema = Schema::from_iter(spec.columns.iter().map(|c| Field::new(PlSmallStr::from_static(c.name), c.ty.dtype())));
         let create = |extension: &str| {
             let file_name = format!("{}.{extension}", spec.name);
@@ -297,13 +297,17 @@ impl TableFiles {
         };
         let csv = if formats.csv {
             let file = create("csv")?;
-            let writer = CsvWriter::new(file.file.clone()).include_header(true).batched(&schema).map_err(|e| file_error(&file, e))?;
+            let mut writer = CsvWriter::new(file.file.clone()).include_header(true);
+            if !polars_threads {
+                writer = writer.n_threads(1);
+            }
+            let writer = writer.batched(&schema).map_err(|e| file_error(&file, e))?;
             Some((writer, file))
         } else {
             None
         };
         let parquet = if formats.parquet {
-            let parts = ParquetParts::create(dir, spec.name, schema, ROW_GROUPS_PER_PART)
+            let parts = ParquetParts::create(dir, spec.name, schema, ROW_GROUPS_PER_PART, polars_threads)
                 .map_err(|e| TableError { path: dir.join(format!("{}.parquet", spec.name)), message: e.to_string() })?;
             Some(parts)
         } else {
