@@ -63,8 +63,6 @@ impl Encoder {
         match encoding {
             Encoding::Inline => Ok(Encoder { formats, ..Self::inline() }),
             Encoding::Background => {
-                // polars' helper threads encode for ours: the same priority.
-                polars_core::runtime::THREAD_POOL.broadcast(|_| lower_priority());
                 let failure = Arc::new(OnceLock::new());
                 let threads = (0..BACKGROUND_THREADS)
                     .map(|i| EncoderThread::spawn(i, Arc::clone(&failure)).map(Arc::new))
@@ -81,12 +79,6 @@ impl Encoder {
 
     pub(super) fn formats(&self) -> Formats {
         self.formats
-    }
-
-    /// Whether polars may spread a batch's encoding over its own thread pool. Not when
-    /// encoding inline: a run asked to use one thread uses one core.
-    pub(super) fn polars_threads(&self) -> bool {
-        !self.threads.is_empty()
     }
 
     /// How one table's batches reach its files.

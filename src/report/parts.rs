@@ -31,8 +31,6 @@ pub struct ParquetParts {
     name: &'static str,
     schema: Schema,
     row_groups_per_part: usize,
-    /// Whether polars encodes a batch's columns on its thread pool.
-    parallel: bool,
     writer: BatchedWriter<SharedFile>,
     /// The part being written.
     current: PendingFile,
@@ -44,10 +42,10 @@ pub struct ParquetParts {
 
 impl ParquetParts {
     /// Starts the table's first part.
-    pub fn create(dir: &Path, name: &'static str, schema: Schema, row_groups_per_part: usize, parallel: bool) -> PolarsResult<Self> {
-        let (writer, current) = start_part(dir, &whole_name(name), &schema, parallel)?;
+    pub fn create(dir: &Path, name: &'static str, schema: Schema, row_groups_per_part: usize) -> PolarsResult<Self> {
+        let (writer, current) = start_part(dir, &whole_name(name), &schema)?;
         let row_groups_per_part = row_groups_per_part.max(1);
-        Ok(ParquetParts { dir: dir.to_path_buf(), name, schema, row_groups_per_part, parallel, writer, current, row_groups: 0, ended: Vec::new() })
+        Ok(ParquetParts { dir: dir.to_path_buf(), name, schema, row_groups_per_part, writer, current, row_groups: 0, ended: Vec::new() })
     }
 
     /// The first part's file, as named if the table fits in it.
@@ -65,7 +63,7 @@ impl ParquetParts {
         if self.row_groups == self.row_groups_per_part {
             self.writer.finish()?;
             let number = self.ended.len() + 2;
-            let (writer, next) = start_part(&self.dir, &part_name(self.name, number), &self.schema, self.parallel)?;
+            let (writer, next) = start_part(&self.dir, &part_name(self.name, number), &self.schema)?;
             self.writer = writer;
             let mut ended = std::mem::replace(&mut self.current, next);
             if self.ended.is_empty() {
@@ -103,9 +101,10 @@ impl ParquetParts {
     }
 }
 
-fn start_part(dir: &Path, file_name: &str, schema: &Schema, parallel: bool) -> PolarsResult<(BatchedWriter<SharedFile>, PendingFile)> {
+/// Opens a part, its batches encoded on the calling thread (see `TableFiles`).
+fn start_part(dir: &Path, file_name: &str, schema: &Schema) -> PolarsResult<(BatchedWriter<SharedFile>, PendingFile)> {
     let file = PendingFile::create(dir, file_name)?;
-    let writer = ParquetWriter::new(file.file.clone()).with_compression(ParquetCompression::Snappy).set_parallel(parallel).batched(schema)?;
+    let writer = ParquetWriter::new(file.file.clone()).with_compression(ParquetCompression::Snappy).set_parallel(false).batched(schema)?;
     Ok((writer, file))
 }
 
@@ -150,7 +149,7 @@ mod tests {
 
     /// Writes `batches` batches of 3 rows, 2 row groups a part; returns the folder's files.
     fn write(dir: &Path, batches: u64) -> Vec<String> {
-        let mut parts = ParquetParts::create(dir, "things", schema(), 2, false).unwrap();
+        let mut parts = ParquetParts::create(dir, "things", schema(), 2).unwrap();
         for i in 0..batches {
             parts.write_batch(&batch(i * 3, 3)).unwrap();
         }
@@ -201,7 +200,7 @@ mod tests {
     #[test]
     fn a_table_dropped_unfinished_leaves_nothing() {
         let dir = temp_dir("dropped");
-        let mut parts = ParquetParts::create(&dir, "things", schema(), 2, true).unwrap();
+        let mut parts = ParquetParts::create(&dir, "things", schema(), 2).unwrap();
         for i in 0..5 {
             parts.write_batch(&batch(i, 1)).unwrap();
         }
