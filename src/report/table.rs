@@ -284,7 +284,6 @@ impl TableWriter {
 /// encoded on the thread that writes it, never spread over polars' thread pool: with small
 /// batches that was no faster (lab mix, one thread: 683 against 690 ms; two threads: 508 against
 /// 489 ms), and it made a one-thread run use two cores.
-
 pub(super) struct TableFiles {
     csv: Option<(polars::io::csv::write::BatchedWriter<SharedFile>, PendingFile)>,
     parquet: Option<ParquetParts>,
