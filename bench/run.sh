@@ -5,7 +5,8 @@
 # tables; BENCHMARKS.md holds the results and how to read them.
 #
 #   bench/run.sh                    256 MiB and 1 GiB captures
-#   BENCH_LARGE=1 bench/run.sh      also 4 GiB (memory as the capture grows)
+#   BENCH_LARGE=1 bench/run.sh      also 4 GiB, and the lab mix at 1 and 4 GiB (memory as the
+#                                   capture grows)
 #
 # Settings (environment):
 #   BENCH_SIZES     sizes to generate, e.g. "64MiB 256MiB" (default "256MiB 1GiB", + 4GiB if large)
@@ -16,9 +17,10 @@
 #                   one; tshark needs a minute and 2 GB of memory per GB of capture; 0: never)
 #   BENCH_PROFILE   1 (default) | 0: perf profile of analyze, by stage, on the smallest generated
 #                   capture and on the lab mix
-#   BENCH_LAB_MIX   size of the lab mix (default 100MiB; 0: none): the real HAProxy captures of
-#                   samples/lab/ played back to back (`affinity-lab replay`), a transaction-dense
-#                   mix like the 16 MB HAProxy capture of issue 7
+#   BENCH_LAB_MIX   sizes of the lab mix (default "100MiB", "100MiB 1GiB 4GiB" if large; 0: none):
+#                   the real HAProxy captures of samples/lab/ played back to back
+#                   (`affinity-lab replay`), a transaction-dense mix like the 16 MB HAProxy
+#                   capture of issue 7
 #
 # Every capture is read once before timing so that all tools read it from the page cache.
 set -euo pipefail
@@ -32,7 +34,9 @@ FORMAT=${BENCH_FORMAT:-pcap}
 REPEAT=${BENCH_REPEAT:-3}
 TSHARK_MAX_MB=${BENCH_TSHARK_MAX_MB:-1100}
 PROFILE=${BENCH_PROFILE:-1}
-LAB_MIX=${BENCH_LAB_MIX:-100MiB}
+if [ "${BENCH_LARGE:-0}" = 1 ]; then LAB_MIX=${BENCH_LAB_MIX:-100MiB 1GiB 4GiB}; else LAB_MIX=${BENCH_LAB_MIX:-100MiB}; fi
+LAB_MIXES=()
+[ "$LAB_MIX" != 0 ] && read -r -a LAB_MIXES <<<"$LAB_MIX"
 if [ -n "${BENCH_SIZES:-}" ]; then
     read -r -a SIZES <<<"$BENCH_SIZES"
 elif [ "${BENCH_LARGE:-0}" = 1 ]; then
@@ -130,18 +134,18 @@ for size in "${SIZES[@]}"; do
     echo "| $(basename "$capture") | $(stat -c %s "$capture") | $wall | $cpu | $((rss / 1024)) | $(cut -d: -f2- "$stats.stdout") |"
     CAPTURES+=("$capture")
 done
-if [ "$LAB_MIX" != 0 ]; then
-    capture=$BENCH_DIR/lab-mix-$LAB_MIX.pcap
-    stats=$BENCH_DIR/.lab-mix-$LAB_MIX.stats
+for size in "${LAB_MIXES[@]}"; do
+    capture=$BENCH_DIR/lab-mix-$size.pcap
+    stats=$BENCH_DIR/.lab-mix-$size.stats
     if [ ! -s "$capture" ] || [ ! -s "$stats.stdout" ] || [ "$LAB" -nt "$capture" ]; then
         log "replaying the lab captures into $capture"
-        measure "$stats" "$stats.stdout" "$LAB" replay --out "$capture" --size "$LAB_MIX" \
+        measure "$stats" "$stats.stdout" "$LAB" replay --out "$capture" --size "$size" \
             --captures "$(printf '%s\n' "$REPO_DIR"/samples/lab/*/capture.pcap | paste -sd,)"
     fi
     read -r wall cpu rss <"$stats"
     echo "| $(basename "$capture") | $(stat -c %s "$capture") | $wall | $cpu | $((rss / 1024)) | $(cut -d: -f2- "$stats.stdout") |"
     CAPTURES+=("$capture")
-fi
+done
 echo
 
 # --- analyze and tshark ----------------------------------------------------------------------
@@ -192,14 +196,15 @@ for index in "${!CAPTURES[@]}"; do
     done
 done
 echo
-# Memory as the capture grows: each capture's peak RSS against the 1 GiB capture's.
+# Memory as the capture grows: each capture's peak RSS against the 1 GiB capture of its kind
+# (generated or lab mix: the name up to its size).
 for threads in "${THREAD_RUNS[@]}"; do
-    base_name=$(printf '%s\n' "${!peak_rss[@]}" | grep "^$threads .*-1GiB\." | head -n1 || true)
-    [ -n "$base_name" ] || continue
-    base=${peak_rss[$base_name]}
     for key in "${!peak_rss[@]}"; do
         [ "${key%% *}" = "$threads" ] || continue
-        echo "- threads $threads, ${key#* }: peak RSS ${peak_rss[$key]} MB, $(ratio "${peak_rss[$key]}" "$base")x the 1 GiB capture's"
+        name=${key#* }
+        base_key="$threads ${name%-*}-1GiB.${name##*.}"
+        [ -n "${peak_rss[$base_key]:-}" ] || continue
+        echo "- threads $threads, $name: peak RSS ${peak_rss[$key]} MB, $(ratio "${peak_rss[$key]}" "${peak_rss[$base_key]}")x the 1 GiB capture's"
     done | sort
 done
 echo
@@ -228,9 +233,9 @@ fi
 
 # --- where the time goes ---------------------------------------------------------------------
 
-# The smallest generated capture, and the lab mix if there is one (the other kind of traffic).
+# The smallest generated capture, and the smallest lab mix if any (the other kind of traffic).
 PROFILED=("${CAPTURES[0]}")
-[ "$LAB_MIX" != 0 ] && PROFILED+=("${CAPTURES[${#CAPTURES[@]}-1]}")
+[ ${#LAB_MIXES[@]} -gt 0 ] && PROFILED+=("${CAPTURES[${#SIZES[@]}]}")
 if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
     for capture in "${PROFILED[@]}"; do
         data=$BENCH_DIR/perf-$(basename "${capture%.*}").data
