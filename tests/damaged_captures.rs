@@ -105,9 +105,9 @@ fn analyze_mutants(relative: &str) {
             Ok(Err(e)) => panic!("{name}: {e}"),
             Ok(Ok(summary)) => summary,
         };
-        for (table, rows) in &summary.tables {
-            let written = read_csv(&out.join(format!("{table}.csv"))).len() as u64;
-            assert_eq!(written, *rows, "{name}: rows of {table}");
+        for table in &summary.tables {
+            let written = read_csv(&out.join(format!("{}.csv", table.name))).len() as u64;
+            assert_eq!(written, table.rows, "{name}: rows of {}", table.name);
         }
         assert_no_temporary_file(&out, &name);
         let _ = std::fs::remove_dir_all(&dir);

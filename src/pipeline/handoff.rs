@@ -24,7 +24,7 @@ use crate::fingerprint::FastHash;
 use crate::http::Transaction;
 use crate::reassembly::{ConnId, ConnMeta, ConnectionRecord};
 use crate::report::summary::ModeKey;
-use crate::report::table::TableError;
+use crate::report::table::{TableError, TableWritten};
 use crate::report::tables::{ConnectionApp, Tables};
 use crate::timestamp::Timestamp;
 use crate::tls::TlsRecord;
@@ -63,7 +63,7 @@ pub struct ClosedConnection {
 pub struct Recorded {
     pub audit: AuditSummary,
     /// Rows written per table.
-    pub tables: Vec<(&'static str, u64)>,
+    pub tables: Vec<TableWritten>,
     /// Anomalies per kind, of every stage.
     pub anomalies: BTreeMap<&'static str, u64>,
     /// HTTP connections per server, first application and connection mode.

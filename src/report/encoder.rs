@@ -121,7 +121,8 @@ impl TableOutput {
     }
 
     /// Closes the files and renames them into place, after every batch handed over before.
-    pub(super) fn finish(self) -> Result<(), TableError> {
+    /// Returns the Parquet parts written ([`TableFiles::close`]).
+    pub(super) fn finish(self) -> Result<usize, TableError> {
         match self {
             TableOutput::Inline(mut files) => files.close(),
             TableOutput::Background { files, thread, path } => {
@@ -154,7 +155,7 @@ struct Job {
 enum Work {
     Write(DataFrame),
     /// Close the files, then answer.
-    Close(SyncSender<Result<(), TableError>>),
+    Close(SyncSender<Result<usize, TableError>>),
 }
 
 impl EncoderThread {
@@ -222,10 +223,9 @@ fn run(jobs: &Receiver<Job>, failure: &OnceLock<TableError>) {
     }
 }
 
-/// Lowers the calling thread's scheduling priority (nice 10): called on the encoder threads and
-/// polars' helper threads, which encode for them, so that encoding bursts take the core time the
-/// pipeline leaves idle instead of preempting the dissecting thread, which sets the pace. Best
-/// effort: a failure changes only the speed.
+/// Lowers the calling thread's scheduling priority (nice 10): called on the encoder threads, so
+/// that encoding bursts take the core time the pipeline leaves idle instead of preempting the
+/// dissecting thread, which sets the pace. Best effort: a failure changes only the speed.
 fn lower_priority() {
     // SAFETY: setpriority has no memory effects; on Linux, PRIO_PROCESS with who 0 applies to
     // the calling thread only.
@@ -292,8 +292,8 @@ mod tests {
         }
         // Batches are written, under temporary names only.
         assert!(file_names(&dir).iter().all(|name| name.starts_with('.')));
-        assert_eq!(left.finish().unwrap(), rows);
-        assert_eq!(right.finish().unwrap(), rows.div_ceil(2));
+        assert_eq!(left.finish().unwrap().rows, rows);
+        assert_eq!(right.finish().unwrap().rows, rows.div_ceil(2));
         drop(encoder);
         assert_eq!(file_names(&dir), ["left.csv", "left.parquet", "right.csv", "right.parquet"]);
         let bytes = file_names(&dir).iter().map(|name| fs::read(dir.join(name)).unwrap()).collect();

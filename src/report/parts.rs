@@ -83,8 +83,8 @@ impl ParquetParts {
     }
 
     /// Renames every part into place, then removes the parts of an earlier run that this one
-    /// did not replace. Returns the file that failed, if any.
-    pub fn commit(&mut self) -> Result<(), (PathBuf, std::io::Error)> {
+    /// did not replace. Returns the parts, or the file that failed.
+    pub fn commit(&mut self) -> Result<usize, (PathBuf, std::io::Error)> {
         for part in self.ended.iter_mut().chain(std::iter::once(&mut self.current)) {
             part.commit().map_err(|e| (part.dest.clone(), e))?;
         }
@@ -97,7 +97,7 @@ impl ParquetParts {
                 std::fs::remove_file(&path).map_err(|e| (path.clone(), e))?;
             }
         }
-        Ok(())
+        Ok(written.len())
     }
 }
 
@@ -154,9 +154,10 @@ mod tests {
             parts.write_batch(&batch(i * 3, 3)).unwrap();
         }
         parts.finish().unwrap();
-        parts.commit().unwrap();
+        let written = parts.commit().unwrap();
         let mut names: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
+        assert_eq!(written, names.iter().filter(|name| is_part_of(name, "things")).count());
         names
     }
 

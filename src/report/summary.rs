@@ -10,6 +10,7 @@ use crate::audit::{format_utc, AuditSummary};
 use crate::capture::{CaptureIssue, CaptureStats, CLOCK_STEP_TOLERANCE_SECS};
 use crate::decode::DecodeStats;
 use crate::reassembly::ReassemblyStats;
+use super::table::TableWritten;
 
 /// Connections of one HTTP connection mode, per server and application.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,7 +33,7 @@ pub struct IngestSummary {
     pub anomalies: BTreeMap<&'static str, u64>,
     pub modes: BTreeMap<ModeKey, u64>,
     /// Rows written per table.
-    pub tables: Vec<(&'static str, u64)>,
+    pub tables: Vec<TableWritten>,
     /// The audit's findings (absent only when the analysis failed before the end).
     pub audit: Option<AuditSummary>,
 }
@@ -148,8 +149,12 @@ impl IngestSummary {
         }
 
         writeln!(out, "\n## Tables written\n")?;
-        for (name, rows) in &self.tables {
-            writeln!(out, "- {name}: {rows} rows")?;
+        for table in &self.tables {
+            write!(out, "- {}: {} rows", table.name, table.rows)?;
+            if table.parquet_parts > 1 {
+                write!(out, " (Parquet in {} parts, {}-00001.parquet ...)", table.parquet_parts, table.name)?;
+            }
+            writeln!(out)?;
         }
         Ok(())
     }
@@ -239,4 +244,25 @@ fn write_audit(out: &mut String, a: &AuditSummary, capture_limits: &[String]) ->
         writeln!(out, "- {limit}")?;
     }
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_written_name_their_parquet_parts() {
+        let summary = IngestSummary {
+            tables: vec![
+                TableWritten { name: "transactions", rows: 600_000, parquet_parts: 2 },
+                TableWritten { name: "tls", rows: 3, parquet_parts: 1 },
+                TableWritten { name: "servers", rows: 2, parquet_parts: 0 },
+            ],
+            ..IngestSummary::default()
+        };
+        let markdown = summary.to_markdown();
+        let tables = &markdown[markdown.find("## Tables written").unwrap()..];
+        assert!(tables.contains("- transactions: 600000 rows (Parquet in 2 parts, transactions-00001.parquet ...)\n"), "{tables}");
+        assert!(tables.contains("- tls: 3 rows\n- servers: 2 rows\n"), "{tables}");
+    }
 }

@@ -272,12 +272,20 @@ impl TableWriter {
     }
 
     /// Flushes the last batch and returns once both files are complete and renamed into place.
-    /// Returns the rows.
-    pub fn finish(mut self) -> Result<u64, TableError> {
+    pub fn finish(mut self) -> Result<TableWritten, TableError> {
         self.flush_last()?;
-        self.output.finish()?;
-        Ok(self.rows_written)
+        let parquet_parts = self.output.finish()?;
+        Ok(TableWritten { name: self.spec.name, rows: self.rows_written, parquet_parts })
     }
+}
+
+/// What a table's writer wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableWritten {
+    pub name: &'static str,
+    pub rows: u64,
+    /// Parquet files ([`super::parts`]): 1 for `NAME.parquet`, 0 without Parquet.
+    pub parquet_parts: usize,
 }
 
 /// A table's files, open under temporary names, with their polars encoders. Each batch is
@@ -333,8 +341,8 @@ impl TableFiles {
         Ok(())
     }
 
-    /// Ends the files (Parquet footer) and renames them into place.
-    pub(super) fn close(&mut self) -> Result<(), TableError> {
+    /// Ends the files (Parquet footer) and renames them into place. Returns the Parquet parts.
+    pub(super) fn close(&mut self) -> Result<usize, TableError> {
         if let Some((writer, file)) = &mut self.csv {
             writer.finish().map_err(|e| file_error(file, e))?;
         }
@@ -344,10 +352,10 @@ impl TableFiles {
         if let Some((_, file)) = &mut self.csv {
             file.commit().map_err(|e| file_error(file, e))?;
         }
-        if let Some(parts) = &mut self.parquet {
-            parts.commit().map_err(|(path, e)| TableError { path, message: e.to_string() })?;
+        match &mut self.parquet {
+            Some(parts) => parts.commit().map_err(|(path, e)| TableError { path, message: e.to_string() }),
+            None => Ok(0),
         }
-        Ok(())
     }
 }
 
@@ -401,7 +409,7 @@ mod tests {
         writer.push_row(&[Value::Str(None), Value::U64(None), Value::U32(None), Value::F64(None), Value::Bool(None)]).unwrap();
         // Nothing visible under the final names before finish.
         assert!(!dir.join("things.csv").exists());
-        assert_eq!(writer.finish().unwrap(), 2);
+        assert_eq!(writer.finish().unwrap().rows, 2);
         let csv = fs::read_to_string(dir.join("things.csv")).unwrap();
         assert_eq!(csv, "name,count,port,ts,flag\n\"a,b\",3,443,1.5,true\n,,,,\n");
         let df = ParquetReader::new(File::open(dir.join("things.parquet")).unwrap()).finish().unwrap();
@@ -419,7 +427,7 @@ mod tests {
             let encoder = Encoder::start(Encoding::Inline, Formats { csv, parquet }).unwrap();
             let mut writer = TableWriter::create(&dir, &TEST_TABLE, &encoder).unwrap();
             writer.push_row(&row("x")).unwrap();
-            assert_eq!(writer.finish().unwrap(), 1);
+            assert_eq!(writer.finish().unwrap(), TableWritten { name: "things", rows: 1, parquet_parts: usize::from(parquet) });
             let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
             names.sort();
             let expected: Vec<&str> = [("things.csv", csv), ("things.parquet", parquet)].iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect();
@@ -457,7 +465,7 @@ mod tests {
         for _ in 0..=BATCH_ROWS {
             writer.push_row(&row("x")).unwrap();
         }
-        assert_eq!(writer.finish().unwrap(), BATCH_ROWS as u64 + 1);
+        assert_eq!(writer.finish().unwrap().rows, BATCH_ROWS as u64 + 1);
         assert_eq!(row_group_sizes(&dir.join("things.parquet")), [BATCH_ROWS, 1]);
         let csv = fs::read_to_string(dir.join("things.csv")).unwrap();
         assert_eq!(csv.lines().count(), BATCH_ROWS + 2);
@@ -473,7 +481,8 @@ mod tests {
         for _ in 0..rows {
             writer.push_row(&row("x")).unwrap();
         }
-        assert_eq!(writer.finish().unwrap(), rows as u64);
+        let written = writer.finish().unwrap();
+        assert_eq!(written, TableWritten { name: "things", rows: rows as u64, parquet_parts: 2 });
         let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         assert_eq!(names, ["things-00001.parquet", "things-00002.parquet", "things.csv"]);
@@ -492,7 +501,7 @@ mod tests {
         writer.flush_last().unwrap();
         writer.flush_last().unwrap();
         writer.push_row(&row("c")).unwrap();
-        assert_eq!(writer.finish().unwrap(), 3);
+        assert_eq!(writer.finish().unwrap().rows, 3);
         assert_eq!(row_group_sizes(&dir.join("things.parquet")), [2, 1]);
         let csv = fs::read_to_string(dir.join("things.csv")).unwrap();
         let names: Vec<&str> = csv.lines().skip(1).map(|l| &l[..1]).collect();
@@ -510,7 +519,7 @@ mod tests {
             writer.push_row(&row(name)).unwrap();
         }
         assert_eq!(writer.rows(), 5);
-        assert_eq!(writer.finish().unwrap(), 5);
+        assert_eq!(writer.finish().unwrap().rows, 5);
         assert_eq!(row_group_sizes(&dir.join("things.parquet")), [4, 1]);
         fs::remove_dir_all(dir).unwrap();
     }
@@ -527,7 +536,7 @@ mod tests {
     fn empty_table_still_has_a_header() {
         let dir = temp_dir("empty");
         let writer = TableWriter::create(&dir, &TEST_TABLE, &Encoder::inline()).unwrap();
-        assert_eq!(writer.finish().unwrap(), 0);
+        assert_eq!(writer.finish().unwrap().rows, 0);
         assert_eq!(fs::read_to_string(dir.join("things.csv")).unwrap(), "name,count,port,ts,flag\n");
         fs::remove_dir_all(dir).unwrap();
     }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::encoder::Encoder;
-use super::table::{col, ColumnSpec, ColumnType::*, TableError, TableSpec, TableWriter, Value};
+use super::table::{col, ColumnSpec, ColumnType::*, TableError, TableSpec, TableWriter, TableWritten, Value};
 use crate::anomaly::Anomaly;
 use crate::audit::{
     Attribution, AuditSink, ClientRow, MoveRow, OaPairRow, ServerRow, SessionRow, TlsRow, TransactionRow,
@@ -581,8 +581,8 @@ impl Tables {
     }
 
     /// Closes every table; returns (table name, rows) in a fixed order.
-    pub fn finish(self) -> Result<Vec<(&'static str, u64)>, TableError> {
-        let mut counts = Vec::new();
+    pub fn finish(self) -> Result<Vec<TableWritten>, TableError> {
+        let mut written = Vec::new();
         let writers = [
             self.connections,
             self.transactions,
@@ -595,10 +595,9 @@ impl Tables {
             self.oa_pairs,
         ];
         for writer in writers {
-            let name = writer.spec().name;
-            counts.push((name, writer.finish()?));
+            written.push(writer.finish()?);
         }
-        Ok(counts)
+        Ok(written)
     }
 }
 
