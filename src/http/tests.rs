@@ -695,6 +695,28 @@ fn headers_share_one_buffer_and_look_up_by_any_case() {
 }
 
 #[test]
+fn header_names_alike_in_their_first_bytes_are_told_apart() {
+    let long_a = format!("X-{}", "a".repeat(300));
+    let long_b = format!("X-{}b", "a".repeat(299));
+    let mut headers = Headers::default();
+    for (name, value) in [("X-Forwarded-Fox", "fox"), ("X-Forwarded-For", "for"), ("USER-agent", "ua"), ("Host2", "h2"), ("host", "h")] {
+        headers.push(name, value.as_bytes());
+    }
+    headers.push(&long_a, b"a");
+    headers.push(&long_b, b"b");
+    assert_eq!(headers.get("x-forwarded-for"), Some("for"));
+    assert_eq!(headers.get("X-FORWARDED-FOX"), Some("fox"));
+    assert_eq!(headers.get("X-Forwarded-Fo"), None);
+    assert_eq!(headers.get("user-AGENT"), Some("ua"));
+    assert_eq!(headers.get("Host"), Some("h"));
+    assert_eq!(headers.get("host2"), Some("h2"));
+    assert_eq!(headers.get("hos"), None);
+    // Names past 255 bytes share a key's length byte: compared whole.
+    assert_eq!(headers.get(&long_b.to_uppercase()), Some("b"));
+    assert_eq!(headers.get(&long_a), Some("a"));
+}
+
+#[test]
 fn headers_over_a_block_point_into_one_copy_of_it() {
     let block: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n\r\n";
     let part = |from: usize, len: usize| &block[from..from + len];
