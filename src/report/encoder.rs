@@ -81,6 +81,12 @@ impl Encoder {
         self.formats
     }
 
+    /// Whether batches are encoded on background threads, where a batch's two formats may be
+    /// encoded side by side ([`TableFiles::write`]).
+    pub(super) fn in_background(&self) -> bool {
+        !self.threads.is_empty()
+    }
+
     /// How one table's batches reach its files.
     pub(super) fn output(&self, files: TableFiles) -> TableOutput {
         if self.threads.is_empty() {
