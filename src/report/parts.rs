@@ -109,12 +109,12 @@ fn start_part(dir: &Path, file_name: &str, schema: &Schema) -> PolarsResult<(Bat
 }
 
 /// The file of a table written in one part.
-fn whole_name(name: &str) -> String {
+pub(super) fn whole_name(name: &str) -> String {
     format!("{name}.parquet")
 }
 
 /// The file of part `number` (from 1) of a table written in several.
-fn part_name(name: &str, number: usize) -> String {
+pub(super) fn part_name(name: &str, number: usize) -> String {
     format!("{name}-{number:05}.parquet")
 }
 

@@ -10,6 +10,7 @@ use crate::audit::{format_utc, AuditSummary};
 use crate::capture::{CaptureIssue, CaptureStats, CLOCK_STEP_TOLERANCE_SECS};
 use crate::decode::DecodeStats;
 use crate::reassembly::ReassemblyStats;
+use super::parts::part_name;
 use super::table::TableWritten;
 
 /// Connections of one HTTP connection mode, per server and application.
@@ -152,7 +153,7 @@ impl IngestSummary {
         for table in &self.tables {
             write!(out, "- {}: {} rows", table.name, table.rows)?;
             if table.parquet_parts > 1 {
-                write!(out, " (Parquet in {} parts, {}-00001.parquet ...)", table.parquet_parts, table.name)?;
+                write!(out, " (Parquet in {} parts, {} ...)", table.parquet_parts, part_name(table.name, 1))?;
             }
             writeln!(out)?;
         }

@@ -16,7 +16,7 @@ use polars::prelude::*;
 
 use super::atomic::{PendingFile, SharedFile};
 use super::encoder::{Encoder, TableOutput};
-use super::parts::{ParquetParts, ROW_GROUPS_PER_PART};
+use super::parts::{whole_name, ParquetParts, ROW_GROUPS_PER_PART};
 
 /// Rows per batch written to the files (one Parquet row group each). Smaller batches save
 /// little memory and cost compression: 4 k rows took 9–13 MB off the peak RSS of a 1 GiB
@@ -211,10 +211,6 @@ impl TableWriter {
         })
     }
 
-    pub fn spec(&self) -> &'static TableSpec {
-        self.spec
-    }
-
     /// Appends one row: one value per column, in the spec's order and types.
     pub fn push_row(&mut self, row: &[Value<'_>]) -> Result<(), TableError> {
         if row.len() != self.builders.len() {
@@ -318,7 +314,7 @@ impl TableFiles {
         };
         let parquet = if formats.parquet {
             let parts = ParquetParts::create(dir, spec.name, schema, ROW_GROUPS_PER_PART)
-                .map_err(|e| TableError { path: dir.join(format!("{}.parquet", spec.name)), message: e.to_string() })?;
+                .map_err(|e| TableError { path: dir.join(whole_name(spec.name)), message: e.to_string() })?;
             Some(parts)
         } else {
             None

@@ -582,7 +582,6 @@ impl Tables {
 
     /// Closes every table; returns (table name, rows) in a fixed order.
     pub fn finish(self) -> Result<Vec<TableWritten>, TableError> {
-        let mut written = Vec::new();
         let writers = [
             self.connections,
             self.transactions,
@@ -594,13 +593,9 @@ impl Tables {
             self.servers,
             self.oa_pairs,
         ];
-        for writer in writers {
-            written.push(writer.finish()?);
-        }
-        Ok(written)
+        writers.into_iter().map(TableWriter::finish).collect()
     }
 }
-
 
 /// Reused text of the attribution columns, like [`IdStrings`].
 #[derive(Default)]
