@@ -137,8 +137,9 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "SECS", default_value_t = SESSION_IDLE_LIMIT_SECS)]
     session_idle_limit: i64,
     /// Threads: 1 runs everything on one; 2 or more extract evidence, audit and write the report
-    /// rows on a second and encode the report files on two more (the tables are the same bytes
-    /// either way). Default: the number of cores.
+    /// rows on a second, encode the report files on two more and read (and inflate) up to N-1
+    /// capture files ahead (the tables are the same bytes either way). Default: the number of
+    /// cores.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
     /// The files each table is written to, comma-separated: csv, parquet (default: both). One

@@ -83,6 +83,8 @@ impl From<TableError> for AnalyzeError {
 pub fn analyze(opts: &AnalyzeOptions) -> Result<IngestSummary, AnalyzeError> {
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| AnalyzeError::OutDir(opts.out_dir.clone(), e))?;
     let mut source = PacketSource::open(&opts.captures, opts.order).map_err(|e| AnalyzeError::Capture(e.to_string()))?;
+    // Each further thread can read a file ahead (a single capture: one).
+    source.read_ahead(opts.threads.saturating_sub(1));
     let progress = opts.progress.then(|| progress_bar(source.total_bytes()));
 
     let encoding = if opts.threads > 1 { Encoding::Background } else { Encoding::Inline };

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -104,6 +105,15 @@ fn a_generated_exchange_capture_gives_the_same_report_with_any_number_of_threads
         .expect("run affinity-lab generate");
     assert!(status.success(), "affinity-lab generate: {status}");
     let whole = assert_same_reports("generated", std::slice::from_ref(&capture), |_| {});
+    // Gzipped, the capture is read and inflated ahead on a thread of its own (with two threads
+    // or more): the same tables.
+    let gzipped = dir.join("exchange.pcapng.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&std::fs::read(&capture).expect("read the capture")).expect("gzip the capture");
+    std::fs::write(&gzipped, encoder.finish().expect("gzip the capture")).expect("write the gzip");
+    let tables = |report: &[(String, Vec<u8>)]| report.iter().filter(|(name, _)| name.ends_with(".csv")).cloned().collect::<Vec<_>>();
+    let inflated = assert_same_reports("generated-gzip", &[gzipped], |_| {});
+    assert!(tables(&inflated) == tables(&whole), "the gzip's tables differ from the capture's");
     // Sessions that end idle during the run are judged on the audit's thread, in capture
     // order: the same bytes again, and more sessions than when all are judged at the end.
     let ending = assert_same_reports("generated-idle", &[capture], |opts| opts.audit.session_idle_limit_secs = 2);

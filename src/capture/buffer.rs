@@ -8,11 +8,23 @@
 //! - The buffer grows (doubling, up to the length asked for) only when it is full of unconsumed
 //!   bytes, so its size is at most twice the bytes actually there, or the initial size.
 //! - Reads go to all the room after `end`: with a file, one `read` per buffer's worth of records.
+//! - Read ahead ([`Feed::Ahead`]), the buffer is the chunk last taken: the unconsumed bytes move
+//!   into the next chunk's headroom (or, longer than it, the chunk is appended to them).
 
 use std::io::{self, Read};
 
+use super::ahead::{Chunk, ReadAhead, HEADROOM};
+
+/// Where a [`ReadBuffer`]'s bytes come from.
+pub(super) enum Feed {
+    /// Read on the parsing thread, into the buffer.
+    Inline(Box<dyn Read + Send>),
+    /// Read on a thread of its own, in chunks.
+    Ahead(ReadAhead),
+}
+
 pub(super) struct ReadBuffer {
-    stream: Box<dyn Read + Send>,
+    feed: Feed,
     bytes: Vec<u8>,
     start: usize,
     end: usize,
@@ -21,11 +33,11 @@ pub(super) struct ReadBuffer {
 
 impl ReadBuffer {
     /// A buffer of `capacity` bytes (more if `first` is longer) holding `first`, the bytes
-    /// already taken from `stream`.
-    pub(super) fn new(mut first: Vec<u8>, stream: Box<dyn Read + Send>, capacity: usize) -> Self {
+    /// already taken from the stream `feed` goes on with.
+    pub(super) fn new(mut first: Vec<u8>, feed: Feed, capacity: usize) -> Self {
         let end = first.len();
         first.resize(capacity.max(end), 0);
-        ReadBuffer { stream, bytes: first, start: 0, end, offset: 0 }
+        ReadBuffer { feed, bytes: first, start: 0, end, offset: 0 }
     }
 
     /// The bytes read and not consumed yet.
@@ -36,6 +48,11 @@ impl ReadBuffer {
     /// Position in the stream of the first byte of `data`.
     pub(super) fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// Whether the stream is read on a thread of its own.
+    pub(super) fn reads_ahead(&self) -> bool {
+        matches!(self.feed, Feed::Ahead(_))
     }
 
     /// Drops the first `len` bytes of `data` (all of them if fewer).
@@ -49,20 +66,28 @@ impl ReadBuffer {
     /// `Err` is the text of a read error.
     pub(super) fn fill(&mut self, want: usize) -> Result<bool, String> {
         while self.end - self.start < want {
-            self.make_room(want);
-            let read = loop {
-                match self.stream.read(self.bytes.get_mut(self.end..).unwrap_or_default()) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(format!("read error: {e}")),
-                    Ok(read) => break read,
-                }
-            };
-            if read == 0 {
+            let more = if self.reads_ahead() { self.take_chunk()? } else { self.read_inline(want)? };
+            if !more {
                 return Ok(false);
             }
-            self.end += read;
         }
         Ok(true)
+    }
+
+    /// One read into the room after `end`; `Ok(false)` at the end of the stream.
+    fn read_inline(&mut self, want: usize) -> Result<bool, String> {
+        self.make_room(want);
+        let Feed::Inline(stream) = &mut self.feed else { return Ok(false) };
+        loop {
+            match stream.read(self.bytes.get_mut(self.end..).unwrap_or_default()) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("read error: {e}")),
+                Ok(read) => {
+                    self.end += read;
+                    return Ok(read > 0);
+                }
+            }
+        }
     }
 
     /// Makes room after `end`, for a `want` bytes long run of unconsumed bytes.
@@ -71,14 +96,50 @@ impl ReadBuffer {
             return;
         }
         if self.start > 0 {
-            self.bytes.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+            self.compact();
         } else {
             // `want` is more than the buffer holds (it is full, and `fill` wants more).
             let doubled = self.bytes.len().saturating_mul(2).max(1);
             self.bytes.resize(doubled.min(want), 0);
         }
+    }
+
+    /// Moves the unconsumed bytes to the front.
+    fn compact(&mut self) {
+        self.bytes.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+    }
+
+    /// Takes the next chunk read ahead; `Ok(false)` at the end of the stream.
+    fn take_chunk(&mut self) -> Result<bool, String> {
+        let Feed::Ahead(ahead) = &self.feed else { return Ok(false) };
+        let Some(chunk) = ahead.next() else { return Ok(false) };
+        let Chunk { bytes: mut chunk, end: chunk_end } = chunk?;
+        let left = self.end - self.start;
+        let used = if let Some(start) = HEADROOM.checked_sub(left) {
+            // The usual case: the few unconsumed bytes go before the chunk's data.
+            chunk.get_mut(start..HEADROOM).unwrap_or_default().copy_from_slice(self.data());
+            self.start = start;
+            self.end = chunk_end;
+            std::mem::replace(&mut self.bytes, chunk)
+        } else {
+            // A record longer than the headroom: the chunk's data goes after it.
+            let data = chunk.get(HEADROOM..chunk_end).unwrap_or_default();
+            if self.bytes.len() - self.end < data.len() {
+                self.compact();
+                if self.bytes.len() - self.end < data.len() {
+                    self.bytes.resize(self.end + data.len(), 0);
+                }
+            }
+            self.bytes.get_mut(self.end..self.end + data.len()).unwrap_or_default().copy_from_slice(data);
+            self.end += data.len();
+            chunk
+        };
+        if let Feed::Ahead(ahead) = &self.feed {
+            ahead.recycle(used);
+        }
+        Ok(true)
     }
 }
 
@@ -105,7 +166,7 @@ mod tests {
     fn buffer(first: &[u8], rest_len: usize, chunk: usize, capacity: usize) -> ReadBuffer {
         let rest = (0..rest_len).map(|i| (i % 251) as u8).collect();
         let stream = Box::new(Chunked { bytes: rest, at: 0, chunk });
-        ReadBuffer::new(first.to_vec(), stream, capacity)
+        ReadBuffer::new(first.to_vec(), Feed::Inline(stream), capacity)
     }
 
     #[test]
@@ -172,7 +233,105 @@ mod tests {
                 Err(io::Error::new(kind, "disk on fire"))
             }
         }
-        let mut buf = ReadBuffer::new(vec![], Box::new(Failing(true)), 8);
+        let mut buf = ReadBuffer::new(vec![], Feed::Inline(Box::new(Failing(true))), 8);
         assert_eq!(buf.fill(1), Err("read error: disk on fire".to_string()));
+    }
+
+    /// Records of these lengths, read through `feed`: each as `fill` and `data` show it, with
+    /// its offset.
+    fn records_through(feed: Feed, stream: &[u8], lens: &[usize]) -> Vec<(u64, Vec<u8>)> {
+        let mut buf = ReadBuffer::new(stream[..5].to_vec(), feed, 0);
+        let mut seen = Vec::new();
+        for &len in lens {
+            assert_eq!(buf.fill(len), Ok(true));
+            seen.push((buf.offset(), buf.data()[..len].to_vec()));
+            buf.consume(len);
+        }
+        assert_eq!(buf.fill(1), Ok(false), "end of the stream");
+        seen
+    }
+
+    #[test]
+    fn read_ahead_gives_the_same_records_across_chunks() {
+        use super::super::ahead::{CHUNK_LEN, HEADROOM};
+        // Short records cut at chunk ends, one longer than the headroom, one longer than a chunk.
+        let mut lens: Vec<usize> = (0..4000).map(|i| 1 + i * 7919 % 1500).collect();
+        lens.extend([HEADROOM + 1, 3, CHUNK_LEN + HEADROOM + 17, 2, HEADROOM, 1]);
+        lens.extend((0..3000).map(|i| 1 + i * 104_729 % 3000));
+        let total: usize = lens.iter().sum();
+        let stream: Vec<u8> = (0..total).map(|i| (i % 253) as u8).collect();
+        let rest = || Box::new(Chunked { bytes: stream[5..].to_vec(), at: 0, chunk: 100_000 });
+        let inline = records_through(Feed::Inline(rest()), &stream, &lens);
+        let ahead = records_through(Feed::Ahead(ReadAhead::start(rest()).unwrap()), &stream, &lens);
+        assert_eq!(inline.len(), lens.len());
+        assert!(inline == ahead, "records read ahead differ");
+        let mut at = 0;
+        for (offset, record) in &ahead {
+            assert_eq!((*offset, &record[..]), (at as u64, &stream[at..at + record.len()]));
+            at += record.len();
+        }
+    }
+
+    #[test]
+    fn read_ahead_keeps_a_record_in_place_until_more_is_wanted() {
+        let stream = vec![7u8; 3 * 1024 * 1024];
+        let rest = Box::new(Chunked { bytes: stream[5..].to_vec(), at: 0, chunk: 4096 });
+        let mut buf = ReadBuffer::new(stream[..5].to_vec(), Feed::Ahead(ReadAhead::start(rest).unwrap()), 0);
+        assert_eq!(buf.fill(100), Ok(true));
+        let record = buf.data().as_ptr();
+        buf.consume(10);
+        assert_eq!(buf.fill(50), Ok(true), "there already");
+        assert_eq!(buf.data().as_ptr(), record.wrapping_add(10));
+    }
+
+    #[test]
+    fn read_ahead_delivers_the_bytes_before_a_read_error_then_the_error() {
+        /// `good` bytes, then an error.
+        struct FailsAfter(usize);
+        impl Read for FailsAfter {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match self.0.min(buf.len()) {
+                    0 => Err(io::Error::other("disk on fire")),
+                    len => {
+                        buf[..len].fill(1);
+                        self.0 -= len;
+                        Ok(len)
+                    }
+                }
+            }
+        }
+        let good = 2 * 1024 * 1024 + 10;
+        let ahead = ReadAhead::start(Box::new(FailsAfter(good))).unwrap();
+        let mut buf = ReadBuffer::new(vec![], Feed::Ahead(ahead), 0);
+        assert_eq!(buf.fill(good), Ok(true));
+        assert_eq!(buf.fill(good + 1), Err("read error: disk on fire".to_string()));
+        assert_eq!(buf.data().len(), good);
+    }
+
+    #[test]
+    fn dropping_a_buffer_read_ahead_ends_its_thread() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        /// Endless bytes; says when it is dropped (by the reading thread, as it ends).
+        struct Endless(Arc<AtomicBool>);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                Ok(buf.len())
+            }
+        }
+        impl Drop for Endless {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let ahead = ReadAhead::start(Box::new(Endless(Arc::clone(&dropped)))).unwrap();
+        let mut buf = ReadBuffer::new(vec![], Feed::Ahead(ahead), 0);
+        assert_eq!(buf.fill(5 * 1024 * 1024), Ok(true));
+        drop(buf);
+        // The thread ends at its next chunk; wait for it, however slow the machine.
+        while !dropped.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }

@@ -20,7 +20,8 @@
 //! - Where the delivered packets' time steps back by more than [`CLOCK_STEP_TOLERANCE_SECS`]
 //!   (a clock set back while capturing, files concatenated or given out of order), the step is
 //!   a [`ClockStep`] for the caller to report, and counted in [`CaptureStats`].
-//! - Memory is bounded by live state: one read buffer per file being read (files are opened
+//! - Memory is bounded by live state: one read buffer per file being read (four 1 MiB chunks
+//!   for a file read ahead, see [`PacketSource::read_ahead`]; files are opened
 //!   when the merge reaches their first packet, so `tcpdump -C` series stay cheap), a record
 //!   may be at most [`MAX_RECORD_LEN`] bytes, a pcapng section at most [`MAX_INTERFACES`]
 //!   interfaces.
@@ -28,6 +29,7 @@
 //!   which keeps them in place until the next call of [`PacketSource::next_packet`].
 //! - Nothing panics on any input.
 
+mod ahead;
 mod buffer;
 mod input;
 mod pcap;

@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use pcap_parser::{parse_pcap_header, Linktype};
 
-use super::buffer::ReadBuffer;
+use super::ahead::ReadAhead;
+use super::buffer::{Feed, ReadBuffer};
 use super::input::{self, DiskBytes, FileKind, Input, Opened, PCAP_HEADER_LEN};
 use super::pcap::PcapFormat;
 use super::pcapng::Section;
@@ -142,10 +143,11 @@ pub(super) struct FileReader {
 }
 
 impl FileReader {
-    /// Opens `path`. `Ok(None)`, with the reason in `issues`, when it is not a readable capture.
-    pub(super) fn open(path: &Path, issues: &mut Vec<CaptureIssue>) -> io::Result<Option<Self>> {
+    /// Opens `path`, to be read on a thread of its own when `ahead`. `Ok(None)`, with the
+    /// reason in `issues`, when it is not a readable capture.
+    pub(super) fn open(path: &Path, ahead: bool, issues: &mut Vec<CaptureIssue>) -> io::Result<Option<Self>> {
         let opened = match input::open(path)? {
-            Opened::Capture(input) => start(input),
+            Opened::Capture(input) => start(input, ahead)?,
             Opened::Unusable(why) => Err(why),
         };
         Ok(match opened {
@@ -199,6 +201,11 @@ impl FileReader {
         let RecordPacket { ts, link_type, orig_len, data } = &self.held.as_ref()?.packet;
         let data = self.buffer.data().get(data.clone())?;
         Some(PacketRef { ts: *ts, link_type: *link_type, orig_len: *orig_len, data })
+    }
+
+    /// Whether the file is read on a thread of its own.
+    pub(super) fn reads_ahead(&self) -> bool {
+        self.buffer.reads_ahead()
     }
 
     /// Bytes read so far from the file on disk.
@@ -257,11 +264,25 @@ impl FileReader {
     }
 }
 
-/// The read buffer positioned at the first record, and the format of the records.
-fn start(input: Input) -> Result<(ReadBuffer, Format, Arc<DiskBytes>), String> {
+/// A file ready to read: its buffer at the first record, the records' format, its disk bytes.
+type Started = (ReadBuffer, Format, Arc<DiskBytes>);
+
+/// The read buffer positioned at the first record, and the format of the records (`Err`
+/// inside: why the file cannot be read). Only failing to start a thread is an `Err`.
+fn start(input: Input, ahead: bool) -> io::Result<Result<Started, String>> {
     let Input { kind, header, stream, disk_bytes } = input;
-    let mut buffer = ReadBuffer::new(header, stream, READ_BUFFER_LEN);
-    let format = match kind {
+    // Read ahead, the buffer is the chunk last taken: nothing to reserve.
+    let (feed, capacity) = match ahead {
+        true => (Feed::Ahead(ReadAhead::start(stream)?), 0),
+        false => (Feed::Inline(stream), READ_BUFFER_LEN),
+    };
+    let mut buffer = ReadBuffer::new(header, feed, capacity);
+    Ok(first_record(&mut buffer, kind).map(|format| (buffer, format, disk_bytes)))
+}
+
+/// Positions `buffer` at the first record; the format of the records.
+fn first_record(buffer: &mut ReadBuffer, kind: FileKind) -> Result<Format, String> {
+    Ok(match kind {
         FileKind::Pcap => {
             let (_, header) = parse_pcap_header(buffer.data())
                 .map_err(|_| "pcap file header not understood".to_string())?;
@@ -270,8 +291,7 @@ fn start(input: Input) -> Result<(ReadBuffer, Format, Arc<DiskBytes>), String> {
         }
         // The section header block is read as the first record.
         FileKind::PcapNg => Format::PcapNg(Section::default()),
-    };
-    Ok((buffer, format, disk_bytes))
+    })
 }
 
 fn truncated_record(left: usize) -> String {

@@ -238,8 +238,18 @@ fn seen(pkt: &PacketRef<'_>) -> Seen {
     (pkt.ts.as_nanos(), pkt.link_type.0, pkt.orig_len, pkt.data.to_vec())
 }
 
+/// Every packet, issue and count of `paths`; read on the test's thread and again read ahead on
+/// threads of their own, which must see the same.
 fn read_all(paths: &[PathBuf], order: ReadOrder) -> (Vec<Seen>, Vec<CaptureIssue>, CaptureStats) {
+    let inline = read_all_with(paths, order, 0);
+    let ahead = read_all_with(paths, order, paths.len());
+    assert!(inline == ahead, "reading ahead changed what was read: {:?} {:?}", inline.1, ahead.1);
+    inline
+}
+
+fn read_all_with(paths: &[PathBuf], order: ReadOrder, read_ahead: usize) -> (Vec<Seen>, Vec<CaptureIssue>, CaptureStats) {
     let mut source = PacketSource::open(paths, order).unwrap();
+    source.read_ahead(read_ahead);
     let mut packets = Vec::new();
     while let Some(pkt) = source.next_packet() {
         packets.push(seen(&pkt));
