@@ -339,7 +339,7 @@ impl HttpConnection {
         let block = mem::take(&mut side.buf);
         side.scan.reset();
         // A cut block is parsed up to its last complete line.
-        let parsed = if cut { block.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) } else { block.len() };
+        let parsed = if cut { memchr::memrchr(b'\n', &block).map_or(0, |i| i + 1) } else { block.len() };
         let head = block.get(..parsed).unwrap_or_default();
         let after = match kind {
             Kind::Request => self.request_head(head, cut, ctx),

@@ -104,7 +104,7 @@ impl HeadScan {
     /// Scans what was appended to `buf` since the last call. `buf` must not start with an empty
     /// line (leading CR/LF are skipped before a block starts).
     pub(super) fn scan(&mut self, buf: &[u8], kind: Kind) -> Scan {
-        while let Some(i) = buf.get(self.scanned..).and_then(|rest| rest.iter().position(|&b| b == b'\n')) {
+        while let Some(i) = buf.get(self.scanned..).and_then(|rest| memchr::memchr(b'\n', rest)) {
             let end = self.scanned + i + 1;
             let line = buf.get(self.line_start..end).unwrap_or_default();
             self.scanned = end;
@@ -297,7 +297,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn split_first_line(block: &[u8]) -> (&[u8], &[u8]) {
-    match block.iter().position(|&b| b == b'\n') {
+    match memchr::memchr(b'\n', block) {
         Some(end) => block.split_at(end + 1),
         None => (block, &[]),
     }

@@ -173,7 +173,7 @@ fn is_conventional_method(method: &[u8]) -> bool {
 
 /// The first line of `bytes` (with its `\n`), and whether it is complete.
 fn first_line(bytes: &[u8]) -> (&[u8], bool) {
-    match bytes.iter().position(|&b| b == b'\n') {
+    match memchr::memchr(b'\n', bytes) {
         Some(end) => (&bytes[..=end], true),
         None => (bytes, false),
     }

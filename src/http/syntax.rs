@@ -37,7 +37,7 @@ pub(super) fn is_blank_line(line: &[u8]) -> bool {
 /// in `line` (the rest of an over-long line is consumed but dropped). Returns the bytes consumed
 /// and whether the line ended.
 pub(super) fn take_line(line: &mut Vec<u8>, input: &[u8], limit: usize) -> (usize, bool) {
-    let end = input.iter().position(|&b| b == b'\n').map(|i| i + 1);
+    let end = memchr::memchr(b'\n', input).map(|i| i + 1);
     let consumed = end.unwrap_or(input.len());
     let room = limit.saturating_sub(line.len());
     line.extend_from_slice(&input[..consumed.min(room)]);
