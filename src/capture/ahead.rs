@@ -11,7 +11,9 @@
 //! - Chunks arrive in stream order; a read error comes after every byte read before it, and
 //!   ends the stream.
 //! - At most [`BUFFERS`] chunk buffers exist per stream: memory is bounded per file read ahead,
-//!   whatever the file's size.
+//!   whatever the file's size. The parser holds one at a time and gives each back when it takes
+//!   the next chunk, so the thread, which waits for a buffer once it has allocated them all,
+//!   always has one while the parser waits for a chunk.
 //! - Dropping the [`ReadAhead`] ends the thread at its next chunk (it never blocks on a full
 //!   queue nobody reads).
 
@@ -59,9 +61,13 @@ impl ReadAhead {
         self.chunks.recv().ok()
     }
 
-    /// Gives a chunk's buffer back for reuse (any other buffer is dropped).
-    pub(super) fn recycle(&self, bytes: Vec<u8>) {
-        if bytes.len() == HEADROOM + CHUNK_LEN {
+    /// Gives a buffer back for reuse: every chunk's buffer must come back, even one that grew
+    /// to hold a long record (the thread allocates only [`BUFFERS`] and then waits for one).
+    /// A smaller buffer (the file header's) is not a chunk's, and is dropped.
+    pub(super) fn recycle(&self, mut bytes: Vec<u8>) {
+        if bytes.capacity() >= HEADROOM + CHUNK_LEN {
+            bytes.resize(HEADROOM + CHUNK_LEN, 0);
+            bytes.shrink_to(HEADROOM + CHUNK_LEN);
             // Never full (it has room for every buffer); the thread may be gone: then it is freed.
             let _ = self.spare.try_send(bytes);
         }

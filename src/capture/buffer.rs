@@ -117,23 +117,22 @@ impl ReadBuffer {
         let Some(chunk) = ahead.next() else { return Ok(false) };
         let Chunk { bytes: mut chunk, end: chunk_end } = chunk?;
         let left = self.end - self.start;
-        let used = if let Some(start) = HEADROOM.checked_sub(left) {
+        let headroom = HEADROOM.checked_sub(left).and_then(|start| Some((start, chunk.get_mut(start..HEADROOM)?)));
+        let used = if let Some((start, tail)) = headroom {
             // The usual case: the few unconsumed bytes go before the chunk's data.
-            chunk.get_mut(start..HEADROOM).unwrap_or_default().copy_from_slice(self.data());
+            tail.copy_from_slice(self.data());
             self.start = start;
             self.end = chunk_end;
             std::mem::replace(&mut self.bytes, chunk)
         } else {
-            // A record longer than the headroom: the chunk's data goes after it.
-            let data = chunk.get(HEADROOM..chunk_end).unwrap_or_default();
-            if self.bytes.len() - self.end < data.len() {
+            // A record longer than the headroom: the chunk's data goes after it (the buffer
+            // grows by doubling, so a record of many chunks is not copied once per chunk).
+            if self.start > 0 {
                 self.compact();
-                if self.bytes.len() - self.end < data.len() {
-                    self.bytes.resize(self.end + data.len(), 0);
-                }
             }
-            self.bytes.get_mut(self.end..self.end + data.len()).unwrap_or_default().copy_from_slice(data);
-            self.end += data.len();
+            self.bytes.truncate(self.end);
+            self.bytes.extend_from_slice(chunk.get(HEADROOM..chunk_end).unwrap_or_default());
+            self.end = self.bytes.len();
             chunk
         };
         if let Feed::Ahead(ahead) = &self.feed {
@@ -257,6 +256,9 @@ mod tests {
         // Short records cut at chunk ends, one longer than the headroom, one longer than a chunk.
         let mut lens: Vec<usize> = (0..4000).map(|i| 1 + i * 7919 % 1500).collect();
         lens.extend([HEADROOM + 1, 3, CHUNK_LEN + HEADROOM + 17, 2, HEADROOM, 1]);
+        // Many records longer than the headroom: every chunk buffer they grew must come back,
+        // or the reading thread waits for one forever.
+        lens.extend((0..200).map(|i| HEADROOM + 1 + i % 40 * 10_007));
         lens.extend((0..3000).map(|i| 1 + i * 104_729 % 3000));
         let total: usize = lens.iter().sum();
         let stream: Vec<u8> = (0..total).map(|i| (i % 253) as u8).collect();
