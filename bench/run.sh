@@ -21,6 +21,8 @@
 #                   the real HAProxy captures of samples/lab/ played back to back
 #                   (`affinity-lab replay`), a transaction-dense mix like the 16 MB HAProxy
 #                   capture of issue 7
+#   BENCH_GZIP      1 (default) | 0: also a gzip (-1) of the smallest generated capture: with two
+#                   threads it is inflated on a thread of its own (its MB/s count gzip bytes)
 #
 # Every capture is read once before timing so that all tools read it from the page cache.
 set -euo pipefail
@@ -146,6 +148,15 @@ for size in "${LAB_MIXES[@]}"; do
     echo "| $(basename "$capture") | $(stat -c %s "$capture") | $wall | $cpu | $((rss / 1024)) | $(cut -d: -f2- "$stats.stdout") |"
     CAPTURES+=("$capture")
 done
+if [ "${BENCH_GZIP:-1}" = 1 ]; then
+    capture=$BENCH_DIR/$(basename "${CAPTURES[0]}").gz
+    if [ ! -s "$capture" ] || [ "${CAPTURES[0]}" -nt "$capture" ]; then
+        log "compressing ${CAPTURES[0]} into $capture"
+        gzip -1 -c "${CAPTURES[0]}" >"$capture.part" && mv "$capture.part" "$capture"
+    fi
+    echo "| $(basename "$capture") | $(stat -c %s "$capture") | - | - | - | gzip -1 of $(basename "${CAPTURES[0]}") |"
+    CAPTURES+=("$capture")
+fi
 echo
 
 # --- analyze and tshark ----------------------------------------------------------------------
