@@ -272,10 +272,8 @@ type Started = (ReadBuffer, Format, Arc<DiskBytes>);
 fn start(input: Input, ahead: bool) -> io::Result<Result<Started, String>> {
     let Input { kind, header, stream, disk_bytes } = input;
     // Read ahead, the buffer is the chunk last taken: nothing to reserve.
-    let (feed, capacity) = match ahead {
-        true => (Feed::Ahead(ReadAhead::start(stream)?), 0),
-        false => (Feed::Inline(stream), READ_BUFFER_LEN),
-    };
+    let (feed, capacity) =
+        if ahead { (Feed::Ahead(ReadAhead::start(stream)?), 0) } else { (Feed::Inline(stream), READ_BUFFER_LEN) };
     let mut buffer = ReadBuffer::new(header, feed, capacity);
     Ok(first_record(&mut buffer, kind).map(|format| (buffer, format, disk_bytes)))
 }

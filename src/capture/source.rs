@@ -132,9 +132,9 @@ impl PacketSource {
     }
 
     /// Reads up to `files` files at once on threads of their own, a few MiB ahead of the
-    /// packets handed out (files opened later, after the current ones, read on the caller's
-    /// thread). For more than one core: with one, the reading would only take turns with the
-    /// parsing. Packets, issues and their order are the same either way.
+    /// packets handed out (a file opened while `files` others are read ahead is read on the
+    /// caller's thread). For more than one core: with one, the reading would only take turns
+    /// with the parsing. Packets, issues and their order are the same either way.
     pub fn read_ahead(&mut self, files: usize) {
         self.read_ahead = files;
     }
