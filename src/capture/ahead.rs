@@ -21,6 +21,8 @@ use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread;
 
+use super::input::read_some;
+
 /// Bytes of stream data per chunk: 4 k chunks for a 4 GiB capture, each a few reads.
 pub(super) const CHUNK_LEN: usize = 1024 * 1024;
 /// Free bytes before a chunk's data, for the tail of the chunk before; a longer tail (a record
@@ -110,11 +112,10 @@ fn read_chunks(mut stream: Box<dyn Read + Send>, chunks: &SyncSender<Result<Chun
 fn fill_chunk(stream: &mut impl Read, bytes: &mut [u8]) -> (usize, Option<Result<(), String>>) {
     let mut end = HEADROOM;
     while let Some(room) = bytes.get_mut(end..).filter(|room| !room.is_empty()) {
-        match stream.read(room) {
+        match read_some(stream, room) {
             Ok(0) => return (end, Some(Ok(()))),
             Ok(read) => end += read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (end, Some(Err(format!("read error: {e}")))),
+            Err(why) => return (end, Some(Err(why))),
         }
     }
     (end, None)

@@ -11,9 +11,10 @@
 //! - Read ahead ([`Feed::Ahead`]), the buffer is the chunk last taken: the unconsumed bytes move
 //!   into the next chunk's headroom (or, longer than it, the chunk is appended to them).
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use super::ahead::{Chunk, ReadAhead, HEADROOM};
+use super::input::read_some;
 
 /// Where a [`ReadBuffer`]'s bytes come from.
 pub(super) enum Feed {
@@ -78,16 +79,9 @@ impl ReadBuffer {
     fn read_inline(&mut self, want: usize) -> Result<bool, String> {
         self.make_room(want);
         let Feed::Inline(stream) = &mut self.feed else { return Ok(false) };
-        loop {
-            match stream.read(self.bytes.get_mut(self.end..).unwrap_or_default()) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(format!("read error: {e}")),
-                Ok(read) => {
-                    self.end += read;
-                    return Ok(read > 0);
-                }
-            }
-        }
+        let read = read_some(stream, self.bytes.get_mut(self.end..).unwrap_or_default())?;
+        self.end += read;
+        Ok(read > 0)
     }
 
     /// Makes room after `end`, for a `want` bytes long run of unconsumed bytes.
@@ -145,6 +139,7 @@ impl ReadBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
 
     /// A stream giving its bytes in reads of at most `chunk` bytes.
     struct Chunked {

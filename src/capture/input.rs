@@ -60,7 +60,7 @@ pub(super) fn open(path: &Path) -> io::Result<Opened> {
     let mut disk = BufReader::with_capacity(DISK_BUFFER_LEN, file);
     let is_gzip = match disk.fill_buf() {
         Ok(start) => start.starts_with(&GZIP_MAGIC),
-        Err(e) => return Ok(Opened::Unusable(format!("read error: {e}"))),
+        Err(e) => return Ok(Opened::Unusable(read_error(&e))),
     };
     let mut stream: Box<dyn Read + Send> =
         if is_gzip { Box::new(MultiGzDecoder::new(disk)) } else { Box::new(disk) };
@@ -118,13 +118,30 @@ fn section_header_len(start: &[u8]) -> Result<usize, String> {
     Ok(len)
 }
 
+/// One read from `stream` into `buf` (retried when interrupted): the bytes read, 0 at the end
+/// of the stream, or the text of the error as a capture issue gives it. Read inline or ahead,
+/// a capture's reads go through here, so both report a failing stream alike.
+pub(super) fn read_some(stream: &mut (impl Read + ?Sized), buf: &mut [u8]) -> Result<usize, String> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(&e)),
+            Ok(read) => return Ok(read),
+        }
+    }
+}
+
+fn read_error(e: &io::Error) -> String {
+    format!("read error: {e}")
+}
+
 /// Appends bytes from `stream` to `buf` until it holds `len` bytes or the stream ends.
 fn read_up_to(stream: &mut impl Read, buf: &mut Vec<u8>, len: usize) -> Result<(), String> {
     let missing = len.saturating_sub(buf.len());
     let missing = u64::try_from(missing).unwrap_or(u64::MAX);
     match stream.take(missing).read_to_end(buf) {
         Ok(_) => Ok(()),
-        Err(e) => Err(format!("read error: {e}")),
+        Err(e) => Err(read_error(&e)),
     }
 }
 
